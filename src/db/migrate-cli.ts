@@ -1,0 +1,13 @@
+// `npm run migrate`: applies pending migrations to DATABASE_URL, or to the embedded database in DATA_DIR.
+import { loadConfig } from '../config.js';
+import { openDatabase } from './database.js';
+import { migrate } from './migrate.js';
+
+const config = loadConfig();
+const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+try {
+  const applied = await migrate(database.db);
+  console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'nothing to apply: the schema is up to date');
+} finally {
+  await database.close();
+}

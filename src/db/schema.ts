@@ -1,0 +1,64 @@
+// Kysely's view of the schema created by migrations/. Timestamps are read as bigint microseconds since the
+// epoch (see parsers in database.ts) and written as RFC3339 strings or SQL expressions.
+import type { ColumnType, Generated } from 'kysely';
+
+/** Microseconds since the Unix epoch. */
+export type Micros = bigint;
+type Timestamp = ColumnType<Micros, string | undefined, string>;
+type NullableTimestamp = ColumnType<Micros | null, string | null | undefined, string | null>;
+type Json<T> = ColumnType<T, string, string>;
+type NullableJson<T> = ColumnType<T | null, string | null | undefined, string | null>;
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface UsersTable {
+  id: string;
+  name: string | null;
+  image: string | null;
+  role: Generated<string>;
+  language: Generated<string>;
+  teams: Generated<string[]>;
+  teams_role: NullableJson<Record<string, string>>;
+  invisible: Generated<boolean>;
+  privacy_settings: NullableJson<JsonObject>;
+  custom: ColumnType<JsonObject, string | undefined, string>;
+  banned: Generated<boolean>;
+  shadow_banned: Generated<boolean>;
+  bypass_moderation: Generated<boolean>;
+  ban_expires: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_active: NullableTimestamp;
+  deactivated_at: NullableTimestamp;
+  deleted_at: NullableTimestamp;
+  deletion: NullableJson<JsonObject>;
+  revoke_tokens_issued_before: NullableTimestamp;
+}
+
+export interface UserBlocksTable {
+  user_id: string;
+  blocked_user_id: string;
+  created_at: Timestamp;
+}
+
+export interface AppSettingsTable {
+  id: Generated<number>;
+  generated_api_key: string | null;
+  generated_api_secret: string | null;
+  revoke_tokens_issued_before: NullableTimestamp;
+  guest_user_creation_disabled: Generated<boolean>;
+  enforce_unique_usernames: Generated<string>;
+  multi_tenant_enabled: Generated<boolean>;
+}
+
+export interface SchemaMigrationsTable {
+  version: string;
+  applied_at: Timestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  user_blocks: UserBlocksTable;
+  app_settings: AppSettingsTable;
+  schema_migrations: SchemaMigrationsTable;
+}

@@ -1,0 +1,67 @@
+// PostgreSQL timestamptz values travel as microseconds since the epoch (bigint), exactly, so that v2 responses can
+// carry integer nanoseconds and v1 responses RFC3339 strings with microseconds, without passing through a float.
+import type { Micros } from './schema.js';
+
+const PG_TIMESTAMPTZ = /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?|Z)?$/;
+
+/** Parses PostgreSQL's text output of a timestamptz ("2026-11-26 19:31:41.123456+00") into microseconds. */
+export function parsePgTimestamp(text: string): Micros {
+  const m = PG_TIMESTAMPTZ.exec(text);
+  if (!m) throw new Error(`unexpected timestamptz text: ${text}`);
+  const [, y, mo, d, h, mi, s, frac, sign, oh, om, os] = m;
+  const seconds = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) / 1000;
+  let micros = BigInt(seconds) * 1_000_000n + BigInt((frac ?? '').padEnd(6, '0') || '0');
+  if (sign) {
+    const offsetSeconds = Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0);
+    micros -= BigInt(sign === '-' ? -offsetSeconds : offsetSeconds) * 1_000_000n;
+  }
+  return micros;
+}
+
+/** RFC3339 with microseconds, e.g. 2020-03-30T07:54:46.207332Z (the v1 wire format). */
+export function microsToRfc3339(micros: Micros): string {
+  const ms = micros / 1000n;
+  const sub = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // 2020-03-30T07:54:46.207Z
+  return `${iso.slice(0, 19)}.${sub.toString().padStart(6, '0')}Z`;
+}
+
+export function microsToNanos(micros: Micros): bigint {
+  return micros * 1000n;
+}
+
+export function microsToDate(micros: Micros): Date {
+  return new Date(Number(micros / 1000n));
+}
+
+export function secondsToMicros(seconds: number): Micros {
+  return BigInt(Math.trunc(seconds)) * 1_000_000n;
+}
+
+export function nowMicros(): Micros {
+  return BigInt(Date.now()) * 1000n;
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[Zz]|[+-]\d\d:?\d\d)?)?$/;
+
+/**
+ * Reads a date-time from a request: an RFC3339 string (what the SDKs send), or defensively an integer of
+ * nanoseconds (what v2 responses carry). Returns text PostgreSQL parses as timestamptz, or undefined when invalid.
+ */
+export function requestTimeToSql(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    if (!RFC3339.test(value)) return undefined;
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) return undefined;
+    // Keep sub-millisecond digits: hand PostgreSQL the string itself (normalised to have a zone).
+    return /[Zz]|[+-]\d\d:?\d\d$/.test(value) || value.length === 10 ? value : `${value}Z`;
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    // Nanoseconds, microseconds or milliseconds since the epoch, told apart by magnitude.
+    const abs = Math.abs(value);
+    const micros =
+      abs > 1e17 ? BigInt(Math.trunc(value / 1000)) : abs > 1e14 ? BigInt(Math.trunc(value)) : BigInt(Math.trunc(value)) * 1000n;
+    return microsToRfc3339(micros);
+  }
+  return undefined;
+}

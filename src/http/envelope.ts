@@ -1,0 +1,131 @@
+// Stream's wire conventions, in one place for every route: the `duration` field, the rate-limit headers, JSON
+// parsing quirks, and the error envelope {code, message, StatusCode, duration, more_info, details} for every
+// failure (unknown route, malformed or oversized body, schema failure, thrown StreamError, internal error).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode, StreamError } from './errors.js';
+import type { RateLimiter } from './rate-limit.js';
+
+const MORE_INFO = 'https://getstream.io/chat/docs/api_errors_response';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    startedAt: bigint;
+  }
+  interface FastifyContextConfig {
+    /** Routes outside Stream's API (health, downloads) are not rate limited. */
+    rateLimited?: boolean;
+  }
+}
+
+export function formatDuration(startedAt: bigint): string {
+  const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+  return `${ms.toFixed(2)}ms`;
+}
+
+export function operationOf(request: FastifyRequest): string {
+  // Stream's OperationId (the route schema's operationId) names the operation in messages and rate limits.
+  const schema = request.routeOptions.schema as { operationId?: string } | undefined;
+  return schema?.operationId ?? 'Request';
+}
+
+export interface ErrorEnvelope {
+  code: number;
+  message: string;
+  exception_fields?: Record<string, string>;
+  StatusCode: number;
+  duration: string;
+  more_info: string;
+  details: number[];
+  unrecoverable?: boolean;
+}
+
+function toStreamError(error: FastifyError | StreamError | Error): StreamError {
+  if (error instanceof StreamError) return error;
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    const first = fe.validation[0];
+    const where = `${fe.validationContext ?? 'request'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
+    const detail = first ? `${where} ${first.message ?? 'is invalid'}` : fe.message;
+    return new StreamError(ErrorCode.Input, detail);
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new StreamError(ErrorCode.PayloadTooBig, 'request body is too large');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new StreamError(ErrorCode.Input, 'invalid JSON body');
+  }
+  if (error instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {
+    return new StreamError(ErrorCode.Input, 'invalid JSON body');
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new StreamError(ErrorCode.Input, fe.message, { statusCode: fe.statusCode });
+  }
+  return new StreamError(ErrorCode.Internal, 'internal server error');
+}
+
+export function errorEnvelope(request: FastifyRequest, error: StreamError): ErrorEnvelope {
+  const envelope: ErrorEnvelope = {
+    code: error.code,
+    message: `${operationOf(request)} failed with error: "${error.detail}"`,
+    StatusCode: error.statusCode,
+    duration: formatDuration(request.startedAt ?? process.hrtime.bigint()),
+    more_info: MORE_INFO,
+    details: [],
+  };
+  if (error.exceptionFields) envelope.exception_fields = error.exceptionFields;
+  return envelope;
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, error: StreamError) {
+  return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorEnvelope(request, error));
+}
+
+/** A JSON body parser that tolerates an empty body (the SDK sends Content-Type: application/json on GET). */
+function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void) {
+  if (body.trim() === '') return done(null, undefined);
+  try {
+    done(null, JSON.parse(body));
+  } catch {
+    done(new StreamError(ErrorCode.Input, 'invalid JSON body'));
+  }
+}
+
+export function registerEnvelope(app: FastifyInstance, limiter: RateLimiter, appKey: () => string) {
+  app.decorateRequest('startedAt', 0n);
+  app.addHook('onRequest', async (request, reply) => {
+    request.startedAt = process.hrtime.bigint();
+    if (request.routeOptions.config?.rateLimited === false) return;
+    const decision = limiter.take(appKey(), operationOf(request));
+    reply.header('X-RateLimit-Limit', String(decision.limit));
+    reply.header('X-RateLimit-Remaining', String(decision.remaining));
+    reply.header('X-RateLimit-Reset', String(decision.reset));
+    if (!decision.allowed) {
+      reply.header('Retry-After', String(decision.retryAfterSeconds));
+      throw new StreamError(ErrorCode.RateLimit, `Too many requests, check response headers for more information.`);
+    }
+  });
+
+  // Every successful Stream response carries `duration`.
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    if (payload && typeof payload === 'object' && !Array.isArray(payload) && reply.statusCode < 400) {
+      (payload as Record<string, unknown>).duration = formatDuration(request.startedAt);
+    }
+    return payload;
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  // Anything else (text/plain, no content type) is read as JSON too, as Stream does not insist on the header.
+  app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
+
+  app.setErrorHandler((error: FastifyError | StreamError, request, reply) => {
+    const streamError = toStreamError(error);
+    if (streamError.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    return sendError(request, reply, streamError);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(request, reply, new StreamError(ErrorCode.DoesNotExist, `${request.method} ${request.url.split('?')[0]} is not a known endpoint`));
+  });
+}

@@ -1,0 +1,53 @@
+// Stream's error codes and the error type every layer throws. The envelope is written by one error handler
+// (envelope.ts), which prefixes the message with the operation: `<OperationId> failed with error: "<detail>"`.
+
+export const ErrorCode = {
+  Internal: -1,
+  AccessKey: 2,
+  Input: 4,
+  Authentication: 5,
+  DuplicateUsername: 6,
+  RateLimit: 9,
+  DoesNotExist: 16,
+  NotAllowed: 17,
+  PayloadTooBig: 22,
+  TokenExpired: 40,
+  TokenNotValidYet: 41,
+  TokenUsedBeforeIssuedAt: 42,
+  TokenSignatureInvalid: 43,
+} as const;
+
+const HTTP_STATUS: Record<number, number> = {
+  [ErrorCode.Internal]: 500,
+  [ErrorCode.AccessKey]: 401,
+  [ErrorCode.Input]: 400,
+  [ErrorCode.Authentication]: 401,
+  [ErrorCode.DuplicateUsername]: 400,
+  [ErrorCode.RateLimit]: 429,
+  [ErrorCode.DoesNotExist]: 404,
+  [ErrorCode.NotAllowed]: 403,
+  [ErrorCode.PayloadTooBig]: 413,
+  [ErrorCode.TokenExpired]: 401,
+  [ErrorCode.TokenNotValidYet]: 401,
+  [ErrorCode.TokenUsedBeforeIssuedAt]: 401,
+  [ErrorCode.TokenSignatureInvalid]: 401,
+};
+
+export class StreamError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: number,
+    /** The detail; the operation prefix is added when the response is written. */
+    readonly detail: string,
+    options: { statusCode?: number; exceptionFields?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.statusCode = options.statusCode ?? HTTP_STATUS[code] ?? 500;
+    this.exceptionFields = options.exceptionFields;
+  }
+  readonly exceptionFields: Record<string, string> | undefined;
+}
+
+export const inputError = (detail: string) => new StreamError(ErrorCode.Input, detail);
+export const notFound = (detail: string) => new StreamError(ErrorCode.DoesNotExist, detail);
+export const notAllowed = (detail: string) => new StreamError(ErrorCode.NotAllowed, detail);

@@ -1,0 +1,70 @@
+// Process start: configuration, database, migrations, HTTP listener, graceful shutdown.
+import pino from 'pino';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+import { resolveCredentials } from './credentials.js';
+import { openDatabase } from './db/database.js';
+import { DataDirLockedError } from './db/lock.js';
+import { migrate } from './db/migrate.js';
+
+async function main() {
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel });
+  if (config.databaseUrl && !(config.apiKey && config.apiSecret)) {
+    logger.fatal('STREAM_API_KEY and STREAM_API_SECRET are required when DATABASE_URL is set');
+    process.exit(1);
+  }
+
+  let database;
+  try {
+    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  } catch (error) {
+    if (error instanceof DataDirLockedError) {
+      logger.fatal(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const applied = await migrate(database.db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+  const { credentials, generated } = await resolveCredentials(
+    database.db,
+    { apiKey: config.apiKey, apiSecret: config.apiSecret },
+    database.backend === 'pglite',
+  );
+
+  const app = await buildApp({ db: database.db, credentials, rateLimit: config.rateLimit, logger });
+  await app.listen({ port: config.port, host: config.host });
+  logger.info(
+    { backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) },
+    `serving the Stream users API on http://${config.host}:${config.port}`,
+  );
+  if (generated) {
+    // Printed plainly so that a person running `npm start` can copy them into their SDK set-up.
+    process.stdout.write(
+      `\n  API key:    ${credentials.apiKey}\n  API secret: ${credentials.apiSecret}\n` +
+        `  (generated on first start and kept in ${config.dataDir}; set STREAM_API_KEY and STREAM_API_SECRET to choose your own)\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    try {
+      await app.close();
+      await database.close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

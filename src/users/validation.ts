@@ -1,0 +1,43 @@
+// Stream's limits on user data (reference §5).
+import { inputError } from '../http/errors.js';
+
+export const MAX_USERS_PER_REQUEST = 100;
+export const MAX_USER_BYTES = 5 * 1024;
+const USER_ID = /^[@\w-]{1,255}$/;
+
+/** Built-in field names: never custom fields (reference §2.4). */
+export const RESERVED_FIELDS = new Set([
+  'id', 'name', 'image', 'role', 'teams', 'teams_role', 'language', 'invisible', 'privacy_settings',
+  'push_notifications', 'created_at', 'updated_at', 'last_active', 'deactivated_at', 'deleted_at', 'online',
+  'banned', 'ban_expires', 'shadow_banned', 'revoke_tokens_issued_before', 'blocked_user_ids', 'devices', 'mutes',
+  'channel_mutes', 'unread_count', 'total_unread_count', 'unread_channels', 'unread_threads',
+  'latest_hidden_channels', 'avg_response_time', 'bypass_moderation', 'custom',
+]);
+
+export function checkUserId(id: unknown, what = 'user id'): string {
+  if (typeof id !== 'string' || !USER_ID.test(id)) {
+    throw inputError(
+      `${what} ${JSON.stringify(id)} is invalid: it must be 1 to 255 characters of letters, digits, "@", "_" or "-"`,
+    );
+  }
+  return id;
+}
+
+export function checkBatchSize(count: number) {
+  if (count === 0) throw inputError('users is a required field and must contain at least one user');
+  if (count > MAX_USERS_PER_REQUEST) throw inputError(`too many users in one request: ${count}, the maximum is ${MAX_USERS_PER_REQUEST}`);
+}
+
+export function checkCustomKeys(custom: Record<string, unknown>) {
+  for (const key of Object.keys(custom)) {
+    if (RESERVED_FIELDS.has(key)) throw inputError(`custom field "${key}" is a reserved field name`);
+  }
+}
+
+/** The size rule applies to what the user holds: built-in fields and custom data, as JSON. */
+export function checkUserSize(user: { id: string; [field: string]: unknown } | { id: string }) {
+  const bytes = Buffer.byteLength(JSON.stringify(user));
+  if (bytes > MAX_USER_BYTES) {
+    throw inputError(`user "${user.id}" is too large: ${bytes} bytes, the maximum is ${MAX_USER_BYTES} bytes`);
+  }
+}
