@@ -9,6 +9,11 @@ import type { Database } from './db/schema.js';
 import { registerEnvelope } from './http/envelope.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { ErrorEnvelope } from './http/schemas.js';
+import { tasksRoutes } from './tasks/routes.js';
+import { tasksSchemas } from './tasks/schemas.js';
+import { exportDownloadRoutes } from './users/export-routes.js';
+import { lifecycleRoutes } from './users/lifecycle-routes.js';
+import { lifecycleSchemas } from './users/lifecycle-schemas.js';
 import { usersRoutes } from './users/routes.js';
 import { usersSchemas } from './users/schemas.js';
 import type { RateLimitConfig } from './config.js';
@@ -20,6 +25,10 @@ export interface AppDeps {
   credentials: AppCredentials;
   rateLimit?: RateLimitConfig;
   logger?: Logger | false;
+  /** Attempts a task gets before it is failed for good. */
+  taskMaxAttempts?: number;
+  /** Base of export download links; else taken from the request. */
+  publicUrl?: string;
   /** Registers @fastify/swagger so that openapi.yaml can be generated from the route schemas. */
   openapi?: boolean;
 }
@@ -39,20 +48,105 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuth(app, () => deps.credentials);
 
   app.addSchema(ErrorEnvelope);
-  for (const schema of usersSchemas) app.addSchema(schema);
+  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas]) app.addSchema(schema);
 
-  app.get('/healthz', { config: { public: true, rateLimited: false }, schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { public: true, rateLimited: false }, schema: { hide: true } }, async (_request, reply) => {
-    try {
-      await sql`SELECT 1`.execute(deps.db);
-      return { status: 'ok' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' });
-    }
-  });
+  app.get(
+    '/healthz',
+    {
+      config: { public: true, rateLimited: false },
+      schema: {
+        operationId: 'Healthz',
+        summary: 'Liveness probe',
+        description: 'Answers 200 while the process serves HTTP. Needs no credentials and is not rate limited.',
+        tags: ['health'],
+        security: [],
+        response: {
+          200: {
+            description: 'The server is up',
+            type: 'object',
+            required: ['status', 'duration'],
+            properties: { status: { type: 'string', const: 'ok' }, duration: { type: 'string' } },
+          },
+        },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/readyz',
+    {
+      config: { public: true, rateLimited: false },
+      schema: {
+        operationId: 'Readyz',
+        summary: 'Readiness probe',
+        description: 'Answers 200 when the database answers a query, 503 otherwise. Needs no credentials and is not rate limited.',
+        tags: ['health'],
+        security: [],
+        response: {
+          200: {
+            description: 'The server and its database are ready',
+            type: 'object',
+            required: ['status', 'duration'],
+            properties: { status: { type: 'string', const: 'ok' }, duration: { type: 'string' } },
+          },
+          503: {
+            description: 'The database is unreachable',
+            type: 'object',
+            required: ['status'],
+            properties: { status: { type: 'string', const: 'unavailable' } },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      try {
+        await sql`SELECT 1`.execute(deps.db);
+        return { status: 'ok' };
+      } catch {
+        return reply.code(503).send({ status: 'unavailable' });
+      }
+    },
+  );
 
+  const apiSecret = () => deps.credentials.apiSecret;
+  const tasks = { maxAttempts: deps.taskMaxAttempts ?? 5 };
   await app.register(usersRoutes, { prefix: '/api/v2', db: deps.db, credentials: () => deps.credentials });
+  await app.register(lifecycleRoutes, { prefix: '/api/v2', db: deps.db, tasks });
+  await app.register(tasksRoutes, { prefix: '/api/v2', db: deps.db, apiSecret, publicUrl: deps.publicUrl });
+  await app.register(exportDownloadRoutes, { db: deps.db, apiSecret });
   return app;
+}
+
+type OpenapiDocument = {
+  paths?: Record<string, Record<string, { parameters?: Array<Record<string, unknown>>; responses?: Record<string, { description?: string }> }>>;
+  components?: { schemas?: Record<string, unknown> };
+};
+
+const responseDescriptions: Record<string, string> = {
+  '2': 'Success',
+  '4': 'The request was rejected (Stream error envelope)',
+  '5': 'The server failed (Stream error envelope)',
+};
+
+/** Final touches on the generated document, so that openapi.yaml reads well and lints clean. */
+function finishOpenapi<T extends object>(document: T): T {
+  // A JSON copy: no object is shared between two places, so the YAML has no anchors or aliases.
+  const doc = JSON.parse(JSON.stringify(document)) as OpenapiDocument;
+  for (const operations of Object.values(doc.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (response.description === 'Default Response') response.description = responseDescriptions[status[0]!] ?? response.description;
+      }
+      // A query parameter that carries a JSON-encoded component (QueryUsers' `payload`) is described by its content.
+      for (const parameter of operation.parameters ?? []) {
+        const name = /^JSON-encoded (\w+)$/.exec(String(parameter.description ?? ''))?.[1];
+        if (!name || !doc.components?.schemas?.[name]) continue;
+        delete parameter.schema;
+        parameter.content = { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } };
+      }
+    }
+  }
+  return doc as T;
 }
 
 const openapiOptions = {
@@ -64,7 +158,11 @@ const openapiOptions = {
       description: 'A self-hosted, drop-in replacement for the user-management endpoints of Stream (getstream.io).',
       license: { name: 'UNLICENSED' },
     },
-    servers: [{ url: 'http://127.0.0.1:3030' }],
+    servers: [{ url: 'http://127.0.0.1:3030', description: 'a local server on the default port' }],
+    tags: [
+      { name: 'users', description: "Stream's v2 user-management endpoints" },
+      { name: 'health', description: 'Probes for process supervisors and load balancers' },
+    ],
     components: {
       securitySchemes: {
         api_key: { type: 'apiKey' as const, in: 'query' as const, name: 'api_key' },
@@ -75,4 +173,8 @@ const openapiOptions = {
     security: [{ api_key: [], JWT: [], stream_auth_type: [] }],
   },
   refResolver: { buildLocalReference: (json: { $id?: string }, _baseUri: unknown, _fragment: unknown, i: number) => json.$id ?? `def-${i}` },
+  transformObject: ((documentObject) =>
+    'openapiObject' in documentObject
+      ? finishOpenapi(documentObject.openapiObject)
+      : documentObject.swaggerObject) satisfies import('@fastify/swagger').SwaggerTransformObject,
 };

@@ -6,6 +6,11 @@ import { resolveCredentials } from './credentials.js';
 import { openDatabase } from './db/database.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrate } from './db/migrate.js';
+import { taskHandlers } from './tasks/handlers/index.js';
+import { Worker } from './tasks/worker.js';
+import { purgeExpiredExports } from './users/export.js';
+
+const EXPORT_PURGE_INTERVAL_MS = 10 * 60_000;
 
 async function main() {
   const config = loadConfig();
@@ -34,8 +39,30 @@ async function main() {
     database.backend === 'pglite',
   );
 
-  const app = await buildApp({ db: database.db, credentials, rateLimit: config.rateLimit, logger });
+  const app = await buildApp({
+    db: database.db,
+    credentials,
+    rateLimit: config.rateLimit,
+    logger,
+    taskMaxAttempts: config.taskMaxAttempts,
+    publicUrl: config.publicUrl,
+  });
   await app.listen({ port: config.port, host: config.host });
+
+  const worker = new Worker({
+    db: database.db,
+    handlers: taskHandlers,
+    listen: database.listen,
+    leaseMs: config.taskLeaseMs,
+    concurrency: config.taskConcurrency,
+    pollMs: config.taskPollMs,
+    logger: logger.child({ component: 'worker' }),
+  });
+  await worker.start();
+  const purge = setInterval(() => {
+    purgeExpiredExports(database.db).catch((error) => logger.warn({ err: error }, 'purging expired exports failed'));
+  }, EXPORT_PURGE_INTERVAL_MS);
+  purge.unref();
   logger.info(
     { backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) },
     `serving the Stream users API on http://${config.host}:${config.port}`,
@@ -53,8 +80,10 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    clearInterval(purge);
     try {
-      await app.close();
+      // Stop taking requests and tasks; let in-flight ones finish (the worker releases what it cannot finish).
+      await Promise.all([app.close(), worker.stop()]);
       await database.close();
     } finally {
       process.exit(0);

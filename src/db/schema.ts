@@ -32,6 +32,7 @@ export interface UsersTable {
   deactivated_at: NullableTimestamp;
   deleted_at: NullableTimestamp;
   deletion: NullableJson<JsonObject>;
+  deactivation: NullableJson<JsonObject>;
   revoke_tokens_issued_before: NullableTimestamp;
 }
 
@@ -56,7 +57,35 @@ export interface SchemaMigrationsTable {
   applied_at: Timestamp;
 }
 
+export type TaskStatus = 'pending' | 'waiting' | 'running' | 'completed' | 'failed';
+
+export interface TasksTable {
+  id: string;
+  type: string;
+  status: ColumnType<TaskStatus, TaskStatus | undefined, TaskStatus>;
+  payload: Json<JsonObject>;
+  result: NullableJson<unknown>;
+  error: NullableJson<{ type: string; description: string }>;
+  attempts: Generated<number>;
+  max_attempts: number;
+  run_at: Timestamp;
+  lease_owner: string | null;
+  lease_expires_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ExportsTable {
+  id: string;
+  task_id: string;
+  content: string;
+  created_at: Timestamp;
+  expires_at: ColumnType<Micros, string, string>;
+}
+
 export interface Database {
+  tasks: TasksTable;
+  exports: ExportsTable;
   users: UsersTable;
   user_blocks: UserBlocksTable;
   app_settings: AppSettingsTable;

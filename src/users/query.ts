@@ -32,7 +32,8 @@ export interface QueryScope {
   where?: RawBuilder<boolean>;
 }
 
-export async function queryUsers(executor: Executor, payload: QueryUsersPayload, scope: QueryScope = {}): Promise<UserRow[]> {
+/** The SELECT statement of a query, built without running it (queryUsers runs it; tests EXPLAIN it). */
+export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope = {}): RawBuilder<UserRow> {
   const conditions: RawBuilder<unknown>[] = [sql`users.deleted_at IS NULL`];
   if (!payload.include_deactivated_users) conditions.push(sql`users.deactivated_at IS NULL`);
   conditions.push(sql`(${compileFilter(payload.filter_conditions ?? {})})`);
@@ -48,10 +49,14 @@ export async function queryUsers(executor: Executor, payload: QueryUsersPayload,
   const limit = payload.limit || DEFAULT_LIMIT;
   const offset = payload.offset ?? 0;
 
-  const result = await sql<UserRow>`
+  return sql<UserRow>`
     SELECT ${USER_COLUMNS} FROM users
     WHERE ${sql.join(conditions, sql` AND `)}
     ORDER BY ${compileSort(sort)}
-    LIMIT ${limit} OFFSET ${offset}`.execute(executor);
+    LIMIT ${limit} OFFSET ${offset}`;
+}
+
+export async function queryUsers(executor: Executor, payload: QueryUsersPayload, scope: QueryScope = {}): Promise<UserRow[]> {
+  const result = await buildQueryUsersSql(payload, scope).execute(executor);
   return result.rows;
 }

@@ -4,6 +4,8 @@ import { StreamClient } from '@stream-io/node-sdk';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { credentialsOf } from '../../src/credentials.js';
+import { taskHandlers } from '../../src/tasks/handlers/index.js';
+import { Worker, type WorkerOptions } from '../../src/tasks/worker.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const API_KEY = 'testkey';
@@ -14,12 +16,20 @@ export interface TestServer {
   client: StreamClient;
   app: FastifyInstance;
   database: TestDatabase;
+  /** The in-process task worker (absent when started with `worker: false`). */
+  worker: Worker | undefined;
   /** Raw HTTP against the server with server-side auth unless headers say otherwise. */
   request(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; query?: Record<string, string>; rawBody?: string }): Promise<{ status: number; headers: Headers; body: any; text: string }>;
   close(): Promise<void>;
 }
 
-export async function startServer(overrides: Partial<AppDeps> = {}): Promise<TestServer> {
+export interface StartOptions extends Partial<AppDeps> {
+  /** false: no worker; an object: worker settings to override. */
+  worker?: false | Partial<WorkerOptions>;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const { worker: workerOptions, ...overrides } = options;
   const database = await createTestDatabase();
   const app = await buildApp({
     db: database.db,
@@ -32,11 +42,26 @@ export async function startServer(overrides: Partial<AppDeps> = {}): Promise<Tes
   if (!address || typeof address === 'string') throw new Error('no port');
   const baseUrl = `http://127.0.0.1:${address.port}`;
   const client = new StreamClient(API_KEY, API_SECRET, { basePath: baseUrl, timeout: 10_000 });
+  const worker =
+    workerOptions === false
+      ? undefined
+      : new Worker({
+          db: database.db,
+          handlers: taskHandlers,
+          listen: database.listen,
+          leaseMs: 30_000,
+          concurrency: 4,
+          pollMs: 500,
+          backoffMs: 100,
+          ...workerOptions,
+        });
+  await worker?.start();
   return {
     baseUrl,
     client,
     app,
     database,
+    worker,
     async request(method, path, options = {}) {
       const url = new URL(path, baseUrl);
       if (!('api_key' in (options.query ?? {}))) url.searchParams.set('api_key', API_KEY);
@@ -63,6 +88,7 @@ export async function startServer(overrides: Partial<AppDeps> = {}): Promise<Tes
       return { status: response.status, headers: response.headers, body, text };
     },
     async close() {
+      await worker?.stop();
       await app.close();
       await database.drop();
     },
@@ -83,4 +109,15 @@ export function signToken(payload: object, options: { secret?: string; header?: 
 
 export function serverToken(): string {
   return signToken({ server: true });
+}
+
+/** Polls a task as the SDK's users do until it is completed or failed. */
+export async function waitForTask(client: StreamClient, taskId: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const task = await client.getTask({ id: taskId });
+    if (task.status === 'completed' || task.status === 'failed') return task;
+    if (Date.now() > deadline) throw new Error(`task ${taskId} still ${task.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -1,0 +1,174 @@
+// The worker loop inside each server process: wakes on NOTIFY (with a polling fallback), claims tasks, runs each
+// handler in a transaction that also records completion (fenced on the lease), renews leases of long tasks,
+// retries failures with exponential backoff, and on shutdown stops claiming and finishes or releases what it holds.
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import {
+  claimTasks,
+  completeTask,
+  failAttempt,
+  releaseTask,
+  renewLease,
+  TASKS_CHANNEL,
+  type ClaimedTask,
+  type Executor,
+} from './queue.js';
+
+/** A task handler: applies the task's effects through `trx` and returns its result. Must be idempotent. */
+export type TaskHandler = (trx: Executor, task: ClaimedTask) => Promise<unknown>;
+
+export interface WorkerOptions {
+  db: Executor;
+  handlers: Record<string, TaskHandler>;
+  /** Subscribes to NOTIFY; returns an unsubscribe function. */
+  listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
+  leaseMs: number;
+  concurrency: number;
+  pollMs: number;
+  /** First retry delay; doubles with each attempt, capped at maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** How long shutdown waits for running tasks before releasing them. */
+  shutdownGraceMs?: number;
+  logger?: Logger;
+  owner?: string;
+}
+
+class LeaseLostError extends Error {}
+
+export class Worker {
+  readonly owner: string;
+  private readonly running = new Map<string, { task: ClaimedTask; done: Promise<void> }>();
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.listen) {
+      try {
+        this.unlisten = await this.options.listen(TASKS_CHANNEL, () => this.notify());
+      } catch (error) {
+        this.options.logger?.warn({ err: error }, 'LISTEN failed; the worker polls only');
+      }
+    }
+    this.loop = this.run();
+  }
+
+  /** Wakes the loop (a task was enqueued or a slot freed). */
+  notify(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.woken) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      this.woken = false;
+      const free = this.options.concurrency - this.running.size;
+      let claimed: ClaimedTask[] = [];
+      if (free > 0) {
+        try {
+          claimed = await claimTasks(this.options.db, this.owner, free, this.options.leaseMs);
+        } catch (error) {
+          if (this.stopping) break;
+          this.options.logger?.error({ err: error }, 'claiming tasks failed');
+        }
+      }
+      for (const task of claimed) this.startTask(task);
+      // A full batch suggests more work waiting: go round again at once.
+      if (claimed.length > 0 && claimed.length === free) continue;
+      await this.sleep(this.options.pollMs);
+    }
+  }
+
+  private startTask(task: ClaimedTask): void {
+    const done = this.execute(task).finally(() => {
+      this.running.delete(task.id);
+      this.notify();
+    });
+    this.running.set(task.id, { task, done });
+  }
+
+  private retryDelay(task: ClaimedTask): number | null {
+    if (task.attempts >= task.max_attempts) return null;
+    const base = this.options.backoffMs ?? 1000;
+    return Math.min(base * 2 ** (task.attempts - 1), this.options.maxBackoffMs ?? 5 * 60_000);
+  }
+
+  private async execute(task: ClaimedTask): Promise<void> {
+    const { db, logger, leaseMs } = this.options;
+    if (task.attempts > task.max_attempts) {
+      // Claimed again after its lease ran out on the last allowed attempt (its process died each time).
+      await failAttempt(db, task, { type: 'TaskInterrupted', description: 'the task was interrupted too many times' }, null);
+      return;
+    }
+    const handler = this.options.handlers[task.type];
+    if (!handler) {
+      await failAttempt(db, task, { type: 'UnknownTaskType', description: `no handler for task type ${task.type}` }, null);
+      return;
+    }
+    // Renew the lease while the handler runs, so a long task is not taken over while its worker is alive.
+    const renewal = setInterval(() => {
+      renewLease(db, task, leaseMs).catch((error) => logger?.warn({ err: error, task: task.id }, 'lease renewal failed'));
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    try {
+      await db.transaction().execute(async (trx) => {
+        const result = await handler(trx, task);
+        if (!(await completeTask(trx, task, result))) throw new LeaseLostError();
+      });
+      logger?.debug({ task: task.id, type: task.type }, 'task completed');
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        logger?.warn({ task: task.id }, 'lease lost before completion; the effects were rolled back');
+        return;
+      }
+      const description = error instanceof Error ? error.message : String(error);
+      logger?.warn({ err: error, task: task.id, attempt: task.attempts }, 'task attempt failed');
+      await failAttempt(db, task, { type: error instanceof Error ? error.name : 'Error', description }, this.retryDelay(task)).catch(
+        (failError) => logger?.error({ err: failError, task: task.id }, 'recording a task failure failed'),
+      );
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  /** Stops claiming; waits for running tasks up to the grace period, then releases the rest to other workers. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    const grace = this.options.shutdownGraceMs ?? 10_000;
+    const all = Promise.all([...this.running.values()].map((entry) => entry.done));
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), grace).unref())]);
+    if (timedOut) {
+      for (const { task } of this.running.values()) {
+        await releaseTask(this.options.db, task).catch(() => {});
+      }
+    }
+    await this.unlisten?.().catch(() => {});
+  }
+
+  /** Tasks this worker is running now (for tests and metrics). */
+  get active(): number {
+    return this.running.size;
+  }
+}
