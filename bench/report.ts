@@ -12,7 +12,7 @@ export function fmtMs(ms: number): string {
   return ms.toFixed(0);
 }
 
-/** Columns after the first are right-aligned, except a last column of free text. */
+/** Figures are right-aligned; the first column (labels) and the last (free text) are left-aligned. */
 export function textTable(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...all.map((row) => (row[c] ?? '').length)));
@@ -20,7 +20,7 @@ export function textTable(header: string[], rows: string[][]): string {
   const line = (row: string[]) =>
     '  ' +
     row
-      .map((cell, c) => (c === 0 || (c === last && header[c] === 'payload') ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .map((cell, c) => (c === 0 || c === last ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
       .join('  ')
       .trimEnd();
   return [line(header), '  ' + widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');

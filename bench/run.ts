@@ -7,6 +7,7 @@
 //   BENCH_QUERY_USERS=100000    users bulk-loaded for the queryUsers latencies
 //   BENCH_QUERY_REQUESTS=2000   sequential requests per query shape (after a warm-up of a tenth as many)
 //   BENCH_CONCURRENCY=8         concurrent connections for the upserts (and pg pool size of the baseline)
+//   BENCH_ROUNDS=4              the upserts alternate server and baseline over this many rounds
 //   BENCH_BACKENDS=pglite,postgres
 //   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
 import { randomBytes } from 'node:crypto';
@@ -43,6 +44,7 @@ const config = {
   queryUsers: envInt('BENCH_QUERY_USERS', 100_000, 100),
   queryRequests: envInt('BENCH_QUERY_REQUESTS', 2_000, 10),
   concurrency: envInt('BENCH_CONCURRENCY', 8, 1),
+  rounds: envInt('BENCH_ROUNDS', 4, 1),
   backends: (process.env.BENCH_BACKENDS ?? 'pglite,postgres').split(',').map((s) => s.trim().toLowerCase()),
   postgresUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432',
 };
@@ -54,20 +56,28 @@ const queryWarmup = Math.max(20, Math.round(config.queryRequests / 10));
 // ---------------------------------------------------------------------------------------------------------------
 
 const cleanups: Array<() => Promise<unknown>> = [];
+let interrupted = false;
 
-async function runCleanups() {
-  while (cleanups.length > 0) {
-    const cleanup = cleanups.pop()!;
-    try {
-      await cleanup();
-    } catch (error) {
-      console.error(`clean-up failed: ${(error as Error).message}`);
+let cleaning: Promise<void> = Promise.resolve();
+
+/** Runs (newest first) the clean-ups registered after the first `keep`; one run at a time, in call order. */
+function runCleanups(keep = 0): Promise<void> {
+  cleaning = cleaning.then(async () => {
+    while (cleanups.length > keep) {
+      const cleanup = cleanups.pop()!;
+      try {
+        await cleanup();
+      } catch (error) {
+        console.error(`clean-up failed: ${(error as Error).message}`);
+      }
     }
-  }
+  });
+  return cleaning;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     console.error(`\n${signal}: cleaning up…`);
     void runCleanups().finally(() => process.exit(130));
   });
@@ -180,8 +190,10 @@ async function openPostgresBackend(): Promise<Backend | null> {
 interface Throughput {
   usersPerSecond: number;
   seconds: number;
-  /** Per-request latency under load. */
-  latency: Statistics;
+  /** users/s of each round, in order. */
+  rounds: number[];
+  /** Per-request latency under load (ms), over all rounds. */
+  latency: { p50: number; p99: number };
 }
 
 function statistics(bench: Bench, name: string): Statistics {
@@ -192,43 +204,77 @@ function statistics(bench: Bench, name: string): Statistics {
   return result.latency;
 }
 
-/**
- * Runs `count` calls of `fn(0…count-1)` with `concurrency` in flight (after `warmup` calls that are not measured),
- * and reports users per second of wall time.
- */
-async function measureThroughput(
-  name: string,
-  calls: Array<() => Promise<unknown>>,
-  warmup: number,
-  usersMeasured: number,
-): Promise<Throughput> {
-  const iterations = calls.length - warmup;
+/** Linear interpolation between order statistics, as tinybench does. */
+function quantile(sorted: number[], q: number): number {
+  const position = (sorted.length - 1) * q;
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+}
+
+/** Runs the calls with `config.concurrency` in flight; returns the wall time and each call's latency (ms). */
+async function runConcurrently(name: string, calls: Array<() => Promise<unknown>>): Promise<{ seconds: number; samples: number[] }> {
   let next = 0;
   let start = 0;
   let end = 0;
   const bench = new Bench({
     concurrency: 'task',
     threshold: config.concurrency,
-    iterations,
+    iterations: calls.length,
     time: 0,
-    warmup: warmup > 0,
-    warmupIterations: warmup,
-    warmupTime: 0,
+    warmup: false,
+    retainSamples: true,
     throws: true,
   });
   bench.add(name, () => calls[next++]!(), {
     async: true,
-    beforeAll(mode) {
-      if (mode === 'run') start = performance.now();
-    },
-    afterAll(mode) {
-      if (mode === 'run') end = performance.now();
-    },
+    beforeAll: () => void (start = performance.now()),
+    afterAll: () => void (end = performance.now()),
   });
   await bench.run();
   if (next !== calls.length) throw new Error(`${name}: ran ${next} calls, expected ${calls.length}`);
-  const seconds = (end - start) / 1000;
-  return { usersPerSecond: usersMeasured / seconds, seconds, latency: statistics(bench, name) };
+  return { seconds: (end - start) / 1000, samples: [...(statistics(bench, name).samples ?? [])] };
+}
+
+interface UpsertPath {
+  name: string;
+  /** One call per batch: warm-up batches first, then the measured ones. */
+  calls: Array<() => Promise<unknown>>;
+}
+
+/**
+ * Measures the paths in alternating rounds (A B, B A, A B, …), each preceded by a CHECKPOINT, so that what one path
+ * leaves behind (dirty buffers, GIN pending lists, table growth) weighs on both alike; short single runs on a small
+ * machine otherwise swing by ±50%. Each path first runs its warm-up batches, unmeasured.
+ */
+async function measureUpserts(backend: Backend, paths: UpsertPath[], warmup: number, batchUsers: number[]): Promise<Throughput[]> {
+  for (const path of paths) await runConcurrently(`${path.name} warm-up`, path.calls.slice(0, warmup));
+  const measured = batchUsers.length;
+  const perRound = Math.ceil(measured / config.rounds);
+  const totals = paths.map(() => ({ seconds: 0, rounds: [] as number[], samples: [] as number[] }));
+  for (let round = 0; round * perRound < measured; round++) {
+    const from = round * perRound;
+    const to = Math.min(measured, from + perRound);
+    const users = batchUsers.slice(from, to).reduce((a, b) => a + b, 0);
+    const order = round % 2 === 0 ? paths.map((_, i) => i) : paths.map((_, i) => paths.length - 1 - i);
+    for (const i of order) {
+      await checkpoint(backend);
+      const { seconds, samples } = await runConcurrently(paths[i]!.name, paths[i]!.calls.slice(warmup + from, warmup + to));
+      totals[i]!.seconds += seconds;
+      totals[i]!.rounds.push(users / seconds);
+      totals[i]!.samples.push(...samples);
+    }
+  }
+  const users = batchUsers.reduce((a, b) => a + b, 0);
+  return totals.map((total) => {
+    const sorted = total.samples.sort((a, b) => a - b);
+    return {
+      usersPerSecond: users / total.seconds,
+      seconds: total.seconds,
+      rounds: total.rounds,
+      latency: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) },
+    };
+  });
 }
 
 /** Seeded PRNG (mulberry32), so that runs pick the same ids and prefixes. */
@@ -282,29 +328,25 @@ async function benchBackend(backend: Backend): Promise<BackendResult> {
   const bodies = batches.map(upsertBody);
   const avgBytes = bodies.slice(warmupBatches).reduce((sum, body) => sum + body.length, 0) / config.users;
 
-  await checkpoint(backend);
-  const server = await measureThroughput(
-    'server',
-    bodies.map((body) => async () => expectStatus(await client.request('POST', '/api/v2/users', {}, body), 201, 'POST /api/v2/users')),
-    warmupBatches,
-    config.users,
-  );
-  log(`  server:   ${fmtInt(server.usersPerSecond)} users/s (${server.seconds.toFixed(1)} s)`);
-
   const statements = new Map<number, string>();
   const statementFor = (rows: number) => {
     if (!statements.has(rows)) statements.set(rows, baselineSql('users_baseline', rows));
     return statements.get(rows)!;
   };
   const params = batches.map(baselineParams);
-  await checkpoint(backend);
-  const baseline = await measureThroughput(
-    'baseline',
-    batches.map((batch, i) => () => backend.bare(statementFor(batch.length), params[i]!)),
+  const [server, baseline] = (await measureUpserts(
+    backend,
+    [
+      {
+        name: 'server',
+        calls: bodies.map((body) => async () => expectStatus(await client.request('POST', '/api/v2/users', {}, body), 201, 'POST /api/v2/users')),
+      },
+      { name: 'baseline', calls: batches.map((batch, i) => () => backend.bare(statementFor(batch.length), params[i]!)) },
+    ],
     warmupBatches,
-    config.users,
-  );
-  log(`  baseline: ${fmtInt(baseline.usersPerSecond)} users/s (${baseline.seconds.toFixed(1)} s)`);
+    batches.slice(warmupBatches).map((batch) => batch.length),
+  )) as [Throughput, Throughput];
+  log(`  server ${fmtInt(server.usersPerSecond)} users/s, baseline ${fmtInt(baseline.usersPerSecond)} users/s`);
 
   const expected = config.users + warmupBatches * BATCH_SIZE;
   const counts = await sql<{ server: number; baseline: number }>`
@@ -313,6 +355,12 @@ async function benchBackend(backend: Backend): Promise<BackendResult> {
   if (row?.server !== expected || row.baseline !== expected) {
     throw new Error(`row counts after the upserts: server ${row?.server}, baseline ${row?.baseline}, expected ${expected}`);
   }
+  // …and the two paths stored the same rows.
+  const differing = await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM users u JOIN users_baseline b USING (id)
+    WHERE (u.name, u.image, u.role, u.language, u.teams, u.teams_role, u.invisible, u.privacy_settings, u.custom)
+      IS DISTINCT FROM (b.name, b.image, b.role, b.language, b.teams, b.teams_role, b.invisible, b.privacy_settings, b.custom)`.execute(db);
+  if (differing.rows[0]?.n !== 0) throw new Error(`${differing.rows[0]?.n} users differ between the server's table and the baseline's`);
 
   // --- queryUsers over a bulk-loaded data set ---------------------------------------------------------------------
   log(`  bulk-loading ${fmtInt(config.queryUsers)} users…`);
@@ -321,39 +369,44 @@ async function benchBackend(backend: Backend): Promise<BackendResult> {
   await sql`TRUNCATE users CASCADE`.execute(db);
   await bulkLoadUsers(config.queryUsers).execute(db);
   await sql`VACUUM ANALYZE users`.execute(db);
+  await checkpoint(backend);
   const bulkLoadSeconds = (performance.now() - t1) / 1000;
   log(`  loaded in ${bulkLoadSeconds.toFixed(1)} s; querying…`);
 
   const rand = random(42);
   const query = (payload: object) => client.request('GET', '/api/v2/users', { payload: JSON.stringify(payload) });
-  const shapes = [
+  // At least this many users match each filter (shares of the bulk-loaded set), up to the page size of 30.
+  const atLeast = (share: number) => Math.min(30, Math.floor(config.queryUsers / share));
+  type Answer = Array<{ id: string; name?: string; custom?: { color?: unknown } }>;
+  const shapes: Array<{ name: string; payload: string; make: () => any; check: (users: Answer, payload: any) => boolean }> = [
     {
       name: 'id lookup',
       payload: '{"filter_conditions":{"id":"<random existing id>"}}',
       make: () => ({ filter_conditions: { id: queryUserId(1 + Math.floor(rand() * config.queryUsers)) } }),
-      check: (users: Array<{ id: string }>) => users.length === 1,
+      check: (users, payload) => users.length === 1 && users[0]!.id === payload.filter_conditions.id,
     },
     {
       name: 'custom field',
       payload: '{"filter_conditions":{"color":"red"},"limit":30}',
       make: () => ({ filter_conditions: { color: 'red' }, limit: 30 }),
-      check: (users: Array<{ custom?: { color?: string }; color?: string }>) =>
-        users.length === Math.min(30, Math.floor(config.queryUsers / COLORS.length)) && users.every((u) => (u.color ?? u.custom?.color) === 'red'),
+      check: (users) => users.length >= atLeast(COLORS.length) && users.length <= 30 && users.every((u) => u.custom?.color === 'red'),
     },
     {
       name: '$autocomplete',
-      payload: '{"filter_conditions":{"name":{"$autocomplete":"<3 letters>"}}}',
+      payload: '{"filter_conditions":{"name":{"$autocomplete":"<3 letters of a first name>"}}}',
       make: () => ({ filter_conditions: { name: { $autocomplete: FIRST_NAMES[Math.floor(rand() * FIRST_NAMES.length)]!.slice(0, 3).toLowerCase() } } }),
-      check: (users: Array<{ name?: string }>) =>
-        users.length === Math.min(30, Math.floor(config.queryUsers / FIRST_NAMES.length)) && users.every((u) => u.name !== undefined),
+      check: (users, payload) =>
+        users.length >= atLeast(FIRST_NAMES.length) &&
+        users.length <= 30 &&
+        users.every((u) => (u.name ?? '').toLowerCase().split(' ').some((word) => word.startsWith(payload.filter_conditions.name.$autocomplete))),
     },
   ];
   // Correctness first (outside the timed window): each shape answers what it should.
   for (const shape of shapes) {
     const payload = shape.make();
     const response = expectStatus(await query(payload), 200, `queryUsers ${shape.name}`);
-    const users = (JSON.parse(response.body.toString('utf8')) as { users: never[] }).users;
-    if (!shape.check(users)) throw new Error(`queryUsers ${shape.name}: unexpected answer to ${JSON.stringify(payload)}: ${users.length} users`);
+    const users = (JSON.parse(response.body.toString('utf8')) as { users: Answer }).users;
+    if (!shape.check(users, payload)) throw new Error(`queryUsers ${shape.name}: unexpected answer to ${JSON.stringify(payload)}: ${users.length} users`);
   }
 
   const bench = new Bench({
@@ -385,15 +438,16 @@ function printBackend(result: BackendResult) {
   console.log(`\n== ${backend.detail}`);
   console.log(
     `Upsert: ${fmtInt(config.users)} fresh users (~${Math.round(result.avgBytes)} bytes of JSON each), ${BATCH_SIZE} per ` +
-      `request/statement, ${config.concurrency} concurrent, after ${warmupBatches} warm-up batches`,
+      `request/statement, ${config.concurrency} concurrent, after ${warmupBatches} warm-up batches; server and baseline ` +
+      `alternate over ${server.rounds.length} rounds`,
   );
   console.log(
     textTable(
-      ['path', 'users/s', 'time', 'batch p50', 'batch p99'],
+      ['path', 'users/s', 'time', 'request p50 ms', 'request p99 ms', 'per round'],
       [
-        ['server: POST /api/v2/users (raw HTTP)', fmtInt(server.usersPerSecond), `${server.seconds.toFixed(2)} s`, fmtMs(server.latency.p50), fmtMs(server.latency.p99)],
-        [`baseline: INSERT … ON CONFLICT via ${backend.bareLabel}`, fmtInt(baseline.usersPerSecond), `${baseline.seconds.toFixed(2)} s`, fmtMs(baseline.latency.p50), fmtMs(baseline.latency.p99)],
-        ['server / baseline', `${(server.usersPerSecond / baseline.usersPerSecond).toFixed(2)}×`, '', '', ''],
+        ['server: POST /api/v2/users (raw HTTP)', fmtInt(server.usersPerSecond), `${server.seconds.toFixed(2)} s`, fmtMs(server.latency.p50), fmtMs(server.latency.p99), server.rounds.map(fmtInt).join(' ')],
+        [`baseline: INSERT … ON CONFLICT via ${backend.bareLabel}`, fmtInt(baseline.usersPerSecond), `${baseline.seconds.toFixed(2)} s`, fmtMs(baseline.latency.p50), fmtMs(baseline.latency.p99), baseline.rounds.map(fmtInt).join(' ')],
+        ['server / baseline', `${(server.usersPerSecond / baseline.usersPerSecond).toFixed(2)}×`, '', '', '', server.rounds.map((r, i) => `${(r / baseline.rounds[i]!).toFixed(2)}×`).join(' ')],
       ],
     ),
   );
@@ -403,7 +457,7 @@ function printBackend(result: BackendResult) {
   );
   console.log(
     textTable(
-      ['query', 'p50', 'p99', 'mean', 'max', 'payload'],
+      ['query', 'p50 ms', 'p99 ms', 'mean ms', 'max ms', 'payload'],
       result.queries.map((q) => [q.name, fmtMs(q.latency.p50), fmtMs(q.latency.p99), fmtMs(q.latency.mean), fmtMs(q.latency.max), q.payload]),
     ),
   );
@@ -456,25 +510,23 @@ async function main() {
       const result = await benchBackend(backend);
       results.push(result);
       printBackend(result);
+    } catch (error) {
+      // One backend failing still lets the other report.
+      if (interrupted) return;
+      console.error(`\n${key}: benchmark failed:`, error);
+      process.exitCode = 1;
     } finally {
       // Close this backend (server, pools, database, temp files) before the next one, so they don't share the CPU.
-      while (cleanups.length > mark) {
-        const cleanup = cleanups.pop()!;
-        try {
-          await cleanup();
-        } catch (error) {
-          console.error(`clean-up failed: ${(error as Error).message}`);
-        }
-      }
+      await runCleanups(mark);
     }
   }
-  if (results.length > 0) printMarkdown(results);
+  if (results.length > 0 && !interrupted) printMarkdown(results);
 }
 
 const started = performance.now();
 try {
   await main();
-  console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+  if (!interrupted) console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 } catch (error) {
   console.error(error);
   process.exitCode = 1;

@@ -118,8 +118,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 type OpenapiDocument = {
-  paths?: Record<string, Record<string, { parameters?: Array<Record<string, unknown>>; responses?: Record<string, { description?: string }> }>>;
+  paths?: Record<
+    string,
+    Record<string, { tags?: string[]; parameters?: Array<Record<string, unknown>>; responses?: Record<string, { description?: string }> }>
+  >;
   components?: { schemas?: Record<string, unknown> };
+  tags?: Array<{ name: string; description?: string }>;
 };
 
 const responseDescriptions: Record<string, string> = {
@@ -134,6 +138,8 @@ function finishOpenapi<T extends object>(document: T): T {
   const doc = JSON.parse(JSON.stringify(document)) as OpenapiDocument;
   for (const operations of Object.values(doc.paths ?? {})) {
     for (const operation of Object.values(operations)) {
+      // A tag some route uses but openapiOptions does not declare is listed all the same.
+      for (const tag of operation.tags ?? []) if (!doc.tags?.some((t) => t.name === tag)) (doc.tags ??= []).push({ name: tag });
       for (const [status, response] of Object.entries(operation.responses ?? {})) {
         if (response.description === 'Default Response') response.description = responseDescriptions[status[0]!] ?? response.description;
       }
@@ -161,6 +167,8 @@ const openapiOptions = {
     servers: [{ url: 'http://127.0.0.1:3030', description: 'a local server on the default port' }],
     tags: [
       { name: 'users', description: "Stream's v2 user-management endpoints" },
+      { name: 'tasks', description: 'Asynchronous tasks started by the users endpoints' },
+      { name: 'exports', description: "This server's signed download links for user exports" },
       { name: 'health', description: 'Probes for process supervisors and load balancers' },
     ],
     components: {

@@ -47,7 +47,7 @@ async function main() {
     taskMaxAttempts: config.taskMaxAttempts,
     publicUrl: config.publicUrl,
   });
-  await app.listen({ port: config.port, host: config.host });
+  const address = await app.listen({ port: config.port, host: config.host });
 
   const worker = new Worker({
     db: database.db,
@@ -65,7 +65,7 @@ async function main() {
   purge.unref();
   logger.info(
     { backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) },
-    `serving the Stream users API on http://${config.host}:${config.port}`,
+    `serving the Stream users API on ${address}`,
   );
   if (generated) {
     // Printed plainly so that a person running `npm start` can copy them into their SDK set-up.

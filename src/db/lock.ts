@@ -6,8 +6,16 @@ import path from 'node:path';
 
 export class DataDirLockedError extends Error {}
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return false; // a lock naming our own pid was left by an earlier life (e.g. pid 1 in a container)
+/** Lock files this process holds: a lock naming our own pid is ours only if it is in here. */
+const held = new Set<string>();
+
+/** How long an empty lock file counts as one being written (created, pid not yet in it) rather than debris. */
+const EMPTY_GRACE_MS = 2_000;
+
+function isAlive(pid: number, file: string): boolean {
+  // Our own pid: held by this process (a second open of the same folder), or left by an earlier life that had the
+  // same pid (e.g. pid 1 in a container).
+  if (pid === process.pid) return held.has(file);
   try {
     process.kill(pid, 0);
     return true;
@@ -22,15 +30,17 @@ export interface DataDirLock {
 
 export function lockDataDir(dataDir: string): DataDirLock {
   fs.mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, 'server.lock');
+  const file = path.resolve(dataDir, 'server.lock');
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      held.add(file);
       let released = false;
       return {
         release() {
           if (released) return;
           released = true;
+          held.delete(file);
           try {
             if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file);
           } catch {
@@ -41,22 +51,34 @@ export function lockDataDir(dataDir: string): DataDirLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const owner = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-    if (Number.isInteger(owner) && isAlive(owner)) {
+    let content: string;
+    let modifiedMs: number;
+    try {
+      content = fs.readFileSync(file, 'utf8');
+      modifiedMs = fs.statSync(file).mtimeMs;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // released in between: try again
+      throw error;
+    }
+    const owner = Number.parseInt(content, 10);
+    if (Number.isInteger(owner) && isAlive(owner, file)) {
       throw new DataDirLockedError(
         `data folder ${path.resolve(dataDir)} is in use by process ${owner}; stop it or set DATA_DIR to another folder`,
       );
     }
-    // Stale lock from a process that is gone. Move it aside under a private name first, so that of two processes
-    // taking over at once only one removes the stale file, and neither removes the other's fresh lock.
+    if (content === '' && Date.now() - modifiedMs < EMPTY_GRACE_MS) {
+      throw new DataDirLockedError(`data folder ${path.resolve(dataDir)} is being locked by another process`);
+    }
+    // Stale lock from a process that is gone (or an unreadable one). Move it aside under a private name first, so
+    // that of two processes taking over at once only one removes the stale file, and neither removes the other's
+    // fresh lock. Contents are compared as text: a lock naming no pid must compare equal to itself.
     const aside = `${file}.${process.pid}.stale`;
     try {
       fs.renameSync(file, aside);
     } catch {
       continue; // someone else moved it first
     }
-    const moved = Number.parseInt(fs.readFileSync(aside, 'utf8'), 10);
-    if (moved !== owner) {
+    if (fs.readFileSync(aside, 'utf8') !== content) {
       fs.renameSync(aside, file); // it was a fresh lock taken in between: put it back, and look again
       continue;
     }

@@ -42,6 +42,9 @@ export function nowMicros(): Micros {
   return BigInt(Date.now()) * 1000n;
 }
 
+/** JavaScript's Date range, ±8.64e15 ms around the epoch, in microseconds. */
+const MAX_DATE_MICROS = 8_640_000_000_000_000_000n;
+
 const RFC3339 = /^\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[Zz]|[+-]\d\d:?\d\d)?)?$/;
 
 /**
@@ -53,6 +56,9 @@ export function requestTimeToSql(value: unknown): string | undefined {
     if (!RFC3339.test(value)) return undefined;
     const date = new Date(value);
     if (Number.isNaN(date.getTime())) return undefined;
+    // JavaScript rolls 2024-02-31 over into March; PostgreSQL rejects it. Refuse days the month does not have.
+    const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+    if (day > new Date(Date.UTC(year, month, 0)).getUTCDate() || month < 1 || month > 12 || day < 1) return undefined;
     // Keep sub-millisecond digits: hand PostgreSQL the string itself (normalised to have a zone).
     return /[Zz]|[+-]\d\d:?\d\d$/.test(value) || value.length === 10 ? value : `${value}Z`;
   }
@@ -61,6 +67,8 @@ export function requestTimeToSql(value: unknown): string | undefined {
     const abs = Math.abs(value);
     const micros =
       abs > 1e17 ? BigInt(Math.trunc(value / 1000)) : abs > 1e14 ? BigInt(Math.trunc(value)) : BigInt(Math.trunc(value)) * 1000n;
+    // Beyond what a Date (and so microsToRfc3339) can represent: not a date-time.
+    if (micros > MAX_DATE_MICROS || micros < -MAX_DATE_MICROS) return undefined;
     return microsToRfc3339(micros);
   }
   return undefined;

@@ -55,6 +55,17 @@ function toStreamError(error: FastifyError | StreamError | Error): StreamError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new StreamError(ErrorCode.Input, 'invalid JSON body');
   }
+  // A PostgreSQL data exception (SQLSTATE class 22: a NUL character, a lone surrogate, a date out of range...) or a
+  // size limit (54000: e.g. a name too long for its btree index) means the request carried a value the database
+  // cannot hold or compare: bad input, not a server failure. The statement failed, so the request's transaction
+  // rolls back and nothing is written.
+  const sqlState = (error as { code?: unknown }).code;
+  if (typeof sqlState === 'string' && /^(22[0-9A-Z]{3}|54000)$/.test(sqlState)) {
+    return new StreamError(
+      ErrorCode.Input,
+      sqlState === '54000' ? 'a value in the request is too long to be stored' : `invalid value: ${error.message}`,
+    );
+  }
   if (error instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {
     return new StreamError(ErrorCode.Input, 'invalid JSON body');
   }

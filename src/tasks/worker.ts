@@ -160,9 +160,10 @@ export class Worker {
     const all = Promise.all([...this.running.values()].map((entry) => entry.done));
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), grace).unref())]);
     if (timedOut) {
-      for (const { task } of this.running.values()) {
-        await releaseTask(this.options.db, task).catch(() => {});
-      }
+      // Bounded too: on PGlite a stuck handler holds the only connection, and its task is then found again
+      // through its lease after the next start.
+      const releases = Promise.all([...this.running.values()].map(({ task }) => releaseTask(this.options.db, task).catch(() => {})));
+      await Promise.race([releases, new Promise((r) => setTimeout(r, grace).unref())]);
     }
     await this.unlisten?.().catch(() => {});
   }

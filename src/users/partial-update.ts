@@ -44,9 +44,11 @@ function targetOf(key: string, userOnly: boolean): Target {
   const parts = checkKey(key);
   const head = parts[0]!;
   if (head === 'custom') return { column: 'custom', path: parts.slice(1) };
-  if (head in UNSET_VALUE) {
+  // Own keys only: "constructor", "__proto__" and the like are custom fields, not columns.
+  if (Object.hasOwn(UNSET_VALUE, head)) {
     const column = head as Column;
     if (parts.length > 1 && !JSON_COLUMNS.has(column)) throw inputError(`field "${head}" has no nested field "${parts.slice(1).join('.')}"`);
+    if (column === 'privacy_settings' && parts.length > 1) checkPrivacyKey(parts[1]!);
     if (userOnly && (column === 'role' || column === 'teams')) {
       throw inputError(`user ${column} can only be updated server-side`);
     }
@@ -54,6 +56,32 @@ function targetOf(key: string, userOnly: boolean): Target {
   }
   if (RESERVED_FIELDS.has(head)) throw inputError(`field "${head}" is reserved and can't be updated`);
   return { column: 'custom', path: parts };
+}
+
+const PRIVACY_KEYS = new Set(['typing_indicators', 'read_receipts', 'delivery_receipts']);
+
+function checkPrivacyKey(key: string) {
+  if (!PRIVACY_KEYS.has(key)) {
+    throw inputError(`privacy_settings has no field "${key}": it has ${[...PRIVACY_KEYS].join(', ')}`);
+  }
+}
+
+/**
+ * What a partial update leaves in the JSON columns with a fixed shape must still have it (the merge and the dotted
+ * paths run in SQL, so this checks the result): each privacy setting {enabled: boolean}, teams_role team → role.
+ */
+function checkJsonColumns(row: UserRow) {
+  if (row.privacy_settings !== null) {
+    for (const key of PRIVACY_KEYS) {
+      const setting = row.privacy_settings[key];
+      if (setting !== undefined && !(isPlainObject(setting) && typeof setting.enabled === 'boolean')) {
+        throw inputError(`privacy_settings.${key} must be an object {"enabled": true or false}`);
+      }
+    }
+  }
+  if (row.teams_role !== null && Object.values(row.teams_role).some((role) => typeof role !== 'string')) {
+    throw inputError('teams_role must map each team to a role string');
+  }
 }
 
 function jsonParam(value: unknown): RawBuilder<unknown> {
@@ -134,6 +162,7 @@ export function compileChanges(change: Pick<UpdateUserPartialRequest, 'set' | 'u
       }
     } else if (column === 'privacy_settings' && path.length === 0) {
       if (!isPlainObject(value)) throw inputError(`field "${key}" must be an object`);
+      for (const field of Object.keys(value)) checkPrivacyKey(field);
       expressions.set(column, sql`stream_jsonb_deep_merge(coalesce(${current(column)}, '{}'::jsonb), ${jsonParam(value)})`);
     } else if (path.length > 0) {
       if (column === 'teams_role' && path.length === 1 && typeof value !== 'string') throw inputError(`field "${key}" must be a string`);
@@ -175,6 +204,7 @@ export async function updateUserPartial(
     if (!existing || existing.deleted_at !== null) throw notFound(`user "${change.id}" does not exist`);
     throw inputError(`user "${change.id}" was deactivated, reactivate it before updating`);
   }
+  checkJsonColumns(row);
   checkUserSize({
     id: row.id, name: row.name, image: row.image, role: row.role, teams: row.teams, teams_role: row.teams_role,
     language: row.language, invisible: row.invisible, privacy_settings: row.privacy_settings, custom: row.custom,

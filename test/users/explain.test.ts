@@ -5,12 +5,10 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQueryUsersSql } from '../../src/users/query.js';
 import type { QueryUsersPayload } from '../../src/users/schemas.js';
-import { usingPostgres } from '../helpers/database.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
-// 100,000 rows on PostgreSQL. The embedded PGlite (single-threaded WASM) builds the GIN indexes much more slowly,
-// so it gets fewer rows; the table is still far past the size where the planner prefers a sequential scan.
-const ROWS = usingPostgres ? 100_000 : 30_000;
+// 100,000 rows on both backends: PGlite (single-threaded WASM) loads them in a few seconds.
+const ROWS = 100_000;
 const COLORS = ['red', 'green', 'blue', 'yellow'];
 
 let server: TestServer;
@@ -37,12 +35,18 @@ interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
   Plans?: PlanNode[];
 }
 
-async function explain(payload: QueryUsersPayload): Promise<PlanNode> {
+/** EXPLAIN of the exact statement the query endpoint runs for this payload (with ANALYZE: also run it). */
+async function explain(payload: QueryUsersPayload, options: { analyze?: boolean } = {}): Promise<PlanNode> {
   const statement = buildQueryUsersSql(payload);
-  const result = await sql<{ 'QUERY PLAN': unknown }>`EXPLAIN (FORMAT JSON) ${statement}`.execute(server.database.db);
+  const explainOptions = sql.raw(options.analyze ? '(ANALYZE, FORMAT JSON)' : '(FORMAT JSON)');
+  const result = await sql<{ 'QUERY PLAN': unknown }>`EXPLAIN ${explainOptions} ${statement}`.execute(server.database.db);
   let plan = result.rows[0]!['QUERY PLAN'];
   if (typeof plan === 'string') plan = JSON.parse(plan);
   return (plan as Array<{ Plan: PlanNode }>)[0]!.Plan;
@@ -60,62 +64,103 @@ function indexesUsed(plan: PlanNode): string[] {
   return nodes(plan).flatMap((node) => (node['Index Name'] ? [node['Index Name']] : []));
 }
 
-async function expectNoSeqScan(payload: QueryUsersPayload): Promise<PlanNode> {
+/**
+ * Rows of `users` the executor actually read: what each scan of the table returned plus what its filters threw
+ * away. An index scan that walks the whole table and filters (a sequential scan in disguise) reads them all.
+ */
+function usersRowsRead(plan: PlanNode): number {
+  return nodes(plan)
+    .filter((node) => node['Relation Name'] === 'users')
+    .reduce(
+      (sum, node) =>
+        sum +
+        ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) *
+          (node['Actual Loops'] ?? 1),
+      0,
+    );
+}
+
+/** The plan has no sequential scan of users, and running it reads under 1% of the table. */
+async function expectIndexedPlan(payload: QueryUsersPayload): Promise<PlanNode> {
   const plan = await explain(payload);
   expect(seqScansOnUsers(plan), JSON.stringify(plan, null, 2)).toEqual([]);
+  const analyzed = await explain(payload, { analyze: true });
+  expect(seqScansOnUsers(analyzed), JSON.stringify(analyzed, null, 2)).toEqual([]);
+  expect(usersRowsRead(analyzed), JSON.stringify(analyzed, null, 2)).toBeLessThan(ROWS / 100);
   return plan;
 }
+
+const NAME_MATCHES_4242 = ['user 4242', ...Array.from({ length: 10 }, (_, i) => `user 4242${i}`)].sort();
 
 describe(`query plans over ${ROWS} users`, () => {
   it('looks a user up by id through the primary key', async () => {
     const payload = { filter_conditions: { id: 'user-4242' } };
-    const plan = await expectNoSeqScan(payload);
+    const plan = await expectIndexedPlan(payload);
     expect(indexesUsed(plan)).toContain('users_pkey');
     const response = await server.client.queryUsers({ payload });
     expect(response.users.map((u) => u.id)).toEqual(['user-4242']);
   });
 
   it('looks users up by a list of ids through the primary key', async () => {
-    const plan = await expectNoSeqScan({ filter_conditions: { id: { $in: ['user-1', 'user-2', 'user-3'] } } });
+    const plan = await expectIndexedPlan({ filter_conditions: { id: { $in: ['user-1', 'user-2', 'user-3'] } } });
     expect(indexesUsed(plan)).toContain('users_pkey');
   });
 
-  it('autocompletes names through the word index', async () => {
-    const payload = { filter_conditions: { name: { $autocomplete: '4242' } } };
-    const plan = await expectNoSeqScan(payload);
+  it('autocompletes a name prefix of two words through the word index', async () => {
+    const payload = { filter_conditions: { name: { $autocomplete: 'user 4242' } } };
+    const plan = await expectIndexedPlan(payload);
     expect(indexesUsed(plan)).toContain('users_name_words_idx');
     const response = await server.client.queryUsers({ payload: { ...payload, limit: 100 } });
-    const expected = ['user 4242', ...Array.from({ length: 10 }, (_, i) => `user 4242${i}`)].filter(
-      (name) => Number(name.slice(5)) <= ROWS,
-    );
-    expect(response.users.map((u) => u.name).sort()).toEqual(expected.sort());
+    expect(response.users.map((u) => u.name).sort()).toEqual(NAME_MATCHES_4242);
   });
 
-  it('filters on custom-field equality with a limit without a sequential scan', async () => {
+  it('autocompletes a single-word name prefix without a sequential scan', async () => {
+    const payload = { filter_conditions: { name: { $autocomplete: '4242' } } };
+    const plan = await explain(payload);
+    expect(seqScansOnUsers(plan), JSON.stringify(plan, null, 2)).toEqual([]);
+    const response = await server.client.queryUsers({ payload: { ...payload, limit: 100 } });
+    expect(response.users.map((u) => u.name).sort()).toEqual(NAME_MATCHES_4242);
+  });
+
+  // KNOWN BUG (reported, owner of filter.ts/migrations): PostgreSQL cannot estimate a prefix tsquery on a word
+  // that is not among the most common ones (it assumes ~2% of rows match), so with the default created_at order
+  // and a LIMIT it walks users_created_at_id_idx backwards and filters every row: no "Seq Scan" node, but the
+  // whole table is read. `it.fails` keeps the suite green while the bug stands; once fixed this turns red —
+  // then make it a plain `it`.
+  it.fails('autocompletes a single-word name prefix reading only the matching rows', async () => {
+    const plan = await expectIndexedPlan({ filter_conditions: { name: { $autocomplete: '4242' } } });
+    expect(indexesUsed(plan)).toContain('users_name_words_idx');
+  });
+
+  it('filters on custom-field equality with a limit', async () => {
     const payload = { filter_conditions: { color: 'red' }, limit: 10 };
-    await expectNoSeqScan(payload);
+    await expectIndexedPlan(payload);
     const response = await server.client.queryUsers({ payload });
     expect(response.users).toHaveLength(10);
     expect(response.users.every((u) => u.custom.color === 'red')).toBe(true);
   });
 
   it('finds a rare custom-field value through the GIN index', async () => {
-    const plan = await expectNoSeqScan({ filter_conditions: { n: 4242 } });
+    const payload = { filter_conditions: { n: 4242 } };
+    const plan = await expectIndexedPlan(payload);
     expect(indexesUsed(plan)).toContain('users_custom_idx');
+    const response = await server.client.queryUsers({ payload });
+    expect(response.users.map((u) => u.id)).toEqual(['user-4242']);
   });
 
   it('walks the created_at index for the default sort', async () => {
     const payload = { filter_conditions: {}, limit: 30 };
-    const plan = await expectNoSeqScan(payload);
+    const plan = await expectIndexedPlan(payload);
     expect(indexesUsed(plan)).toContain('users_created_at_id_idx');
     const response = await server.client.queryUsers({ payload });
-    expect(response.users).toHaveLength(30);
-    expect(response.users[0]!.id).toBe(`user-${ROWS}`);
+    expect(response.users.map((u) => u.id)).toEqual(Array.from({ length: 30 }, (_, i) => `user-${ROWS - i}`));
   });
 
-  it('(control) does report a sequential scan when the query needs one', async () => {
-    // Sorting on a custom field has no index: the detector above must see the scan, or it would prove nothing.
-    const plan = await explain({ filter_conditions: {}, sort: [{ field: 'n', direction: -1, type: 'number' }] });
-    expect(seqScansOnUsers(plan).length).toBeGreaterThan(0);
+  it('(control) the checks do see a sequential scan, and a full read, when a query needs one', async () => {
+    // Sorting on a custom field has no index: if the helpers missed this, the tests above would prove nothing.
+    const payload: QueryUsersPayload = { filter_conditions: {}, sort: [{ field: 'n', direction: -1, type: 'number' }] };
+    expect(seqScansOnUsers(await explain(payload)).length).toBeGreaterThan(0);
+    expect(usersRowsRead(await explain(payload, { analyze: true }))).toBe(ROWS);
+    await expect(expectIndexedPlan(payload)).rejects.toThrow();
   });
 });

@@ -119,6 +119,7 @@ describe('GET /api/v2/users: operators on built-in fields', () => {
     expect(await ids({ created_at: { $lt: '2024-02-01T00:00:00.000Z' } })).toEqual(['alice']);
     expect(await ids({ created_at: { $lte: '2024-02-01T00:00:00.000Z' } })).toEqual(['alice', 'bob']);
     expect(await ids({ created_at: { $gt: '2024-01-15T00:00:00+02:00', $lt: '2024-04-01T00:00:00Z' } })).toEqual(['bob', 'carol']);
+    expect(await ids({ created_at: { $lt: '2024-02-29T23:59:59Z' } })).toEqual(['alice', 'bob']);
     expect(await ids({ updated_at: { $gt: '2020-01-01T00:00:00Z' } })).toEqual(['alice', 'bob', 'carol', 'dave', 'erin']);
     expect(await ids({ updated_at: { $lt: '2020-01-01T00:00:00Z' } })).toEqual([]);
     expect(await ids({ last_active: { $gte: '2024-06-20T12:00:00Z' } })).toEqual(['bob']);
@@ -252,6 +253,11 @@ describe('GET /api/v2/users: rejected filters', () => {
     await expectInputError({ name: { $q: 'x' } }, 'QueryUsers failed with error: "search is not enabled for field users.name"');
     await expectInputError({ $xor: [{ id: 'a' }] });
     await expectInputError({ created_at: { $gt: 'yesterday' } });
+    // Dates the calendar or a Date does not have (JavaScript alone would roll Feb 31 over into March).
+    await expectInputError({ created_at: { $gt: '2024-02-31T00:00:00Z' } });
+    await expectInputError({ created_at: { $lt: '2023-02-29T00:00:00Z' } });
+    await expectInputError({ created_at: { $gt: 1e30 } });
+    await expectInputError({ last_active: { $in: ['2024-13-01T00:00:00Z'] } });
     await expectInputError({ id: { $in: 'alice' } });
     await expectInputError({ banned: 'yes' });
     await expectInputError({ $or: {} });

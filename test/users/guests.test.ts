@@ -1,0 +1,117 @@
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_SECRET, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const secret = new TextEncoder().encode(API_SECRET);
+
+async function storedUser(id: string) {
+  const response = await server.client.queryUsers({ payload: { filter_conditions: { id } } });
+  return response.users[0];
+}
+
+describe('POST /api/v2/guest', () => {
+  it('creates a guest with a fresh id that contains the requested one, role guest, custom data kept', async () => {
+    const response = await server.client.createGuest({ user: { id: 'guest', name: 'G', custom: { a: 1 } } });
+    const user = response.user;
+    expect(user.role).toBe('guest');
+    expect(user.id).toContain('guest');
+    expect(user.id).not.toBe('guest');
+    expect(user.id).toMatch(/^[@\w-]{1,255}$/);
+    expect(user.name).toBe('G');
+    expect(user.custom).toEqual({ a: 1 });
+    expect(user.created_at).toBeInstanceOf(Date);
+    expect(Math.abs(user.created_at.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(user.blocked_user_ids).toEqual([]);
+    expect(typeof response.duration).toBe('string');
+    expect(response.metadata.responseCode).toBe(201);
+
+    // It is stored as such.
+    const stored = await storedUser(user.id);
+    expect(stored).toMatchObject({ id: user.id, role: 'guest', name: 'G', custom: { a: 1 } });
+    expect(await storedUser('guest')).toBeUndefined();
+  });
+
+  it('returns an HS256 user token for the returned id, signed with the app secret', async () => {
+    const response = await server.client.createGuest({ user: { id: 'tokenguest' } });
+    const token = response.access_token;
+    expect(token.split('.')).toHaveLength(3);
+    expect(decodeProtectedHeader(token).alg).toBe('HS256');
+    expect(decodeJwt(token).user_id).toBe(response.user.id);
+
+    const { payload, protectedHeader } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload.user_id).toBe(response.user.id);
+    expect(payload.server).toBeUndefined();
+
+    // Signed with the app secret and nothing else.
+    await expect(jwtVerify(token, new TextEncoder().encode(`${API_SECRET}-other`), { algorithms: ['HS256'] })).rejects.toThrow();
+  });
+
+  it('never hands out the id (or a token for the id) of an existing user', async () => {
+    await server.client.upsertUsers([{ id: 'taken', role: 'admin', name: 'Owner', custom: { mine: true } }]);
+    const response = await server.client.createGuest({ user: { id: 'taken', name: 'Impostor', custom: { mine: false } } });
+    expect(response.user.id).not.toBe('taken');
+    expect(response.user.id).toContain('taken');
+    expect(decodeJwt(response.access_token).user_id).toBe(response.user.id);
+    expect(decodeJwt(response.access_token).user_id).not.toBe('taken');
+    // The existing user is untouched.
+    expect(await storedUser('taken')).toMatchObject({ id: 'taken', role: 'admin', name: 'Owner', custom: { mine: true } });
+  });
+
+  it('gives two guests asking for the same id two different ids', async () => {
+    const [first, second] = await Promise.all([
+      server.client.createGuest({ user: { id: 'twin' } }),
+      server.client.createGuest({ user: { id: 'twin' } }),
+    ]);
+    expect(first.user.id).not.toBe(second.user.id);
+    expect(first.user.id).toContain('twin');
+    expect(second.user.id).toContain('twin');
+  });
+
+  it('makes every guest a guest, whatever role is asked for', async () => {
+    const response = await server.client.createGuest({ user: { id: 'wannabe', role: 'admin' } });
+    expect(response.user.role).toBe('guest');
+    expect((await storedUser(response.user.id))!.role).toBe('guest');
+  });
+
+  it('keeps a long requested id within the 255-character limit', async () => {
+    const requested = 'g'.repeat(255);
+    const response = await server.client.createGuest({ user: { id: requested } });
+    expect(response.user.id.length).toBeLessThanOrEqual(255);
+    expect(response.user.id).not.toBe(requested);
+    expect(response.user.id).toMatch(/^g+-[@\w-]+$/);
+  });
+
+  it('answers 201 with integer-nanosecond dates on the wire', async () => {
+    const raw = await server.request('POST', '/api/v2/guest', { body: { user: { id: 'rawguest' } } });
+    expect(raw.status).toBe(201);
+    expect(raw.text).toMatch(/"created_at":\d{19}[,}]/);
+    expect(typeof raw.body.access_token).toBe('string');
+  });
+
+  it('rejects an invalid or missing user with code 4 and creates nothing', async () => {
+    await expect(server.client.createGuest({ user: { id: 'bad id!' } })).rejects.toMatchObject({ code: 4, metadata: { responseCode: 400 } });
+    await expect(server.client.createGuest({ user: { id: 'bad id!' } })).rejects.toThrow(/CreateGuest failed with error: "/);
+    const missing = await server.request('POST', '/api/v2/guest', { body: {} });
+    expect(missing.status).toBe(400);
+    expect(missing.body.code).toBe(4);
+    const response = await server.client.queryUsers({ payload: { filter_conditions: { id: { $autocomplete: 'bad' } } } });
+    expect(response.users).toEqual([]);
+  });
+
+  it('does not let the guest token act as the server (user tokens get code 17 for now)', async () => {
+    const response = await server.client.createGuest({ user: { id: 'limited' } });
+    const raw = await server.request('GET', '/api/v2/users', { headers: { authorization: response.access_token } });
+    expect(raw.status).toBe(403);
+    expect(raw.body.code).toBe(17);
+    expect(raw.body.message).toMatch(/^QueryUsers failed with error: "/);
+  });
+});
