@@ -6,7 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { registerAuth, type AppCredentials } from './auth/plugin.js';
 import type { Database } from './db/schema.js';
-import { registerEnvelope } from './http/envelope.js';
+import { answerClientError, registerEnvelope } from './http/envelope.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import { tasksRoutes } from './tasks/routes.js';
@@ -19,6 +19,7 @@ import { usersSchemas } from './users/schemas.js';
 import type { RateLimitConfig } from './config.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+export const MAX_HEADER_BYTES = 128 * 1024;
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -38,6 +39,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
+    // queryUsers sends its whole filter in the URL: allow more than Node's 16 KiB of request line and headers.
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -92,6 +92,28 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: StreamEr
   return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorEnvelope(request, error));
 }
 
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (headers over the limit, a malformed request line)
+ * still get Stream's envelope.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: import('node:net').Socket) {
+  if (!socket.writable) return;
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    code: tooLarge ? ErrorCode.MaxHeaderSize : ErrorCode.Input,
+    message: `Request failed with error: "${tooLarge ? 'request headers are too large' : 'malformed HTTP request'}"`,
+    StatusCode: status,
+    duration: '0.00ms',
+    more_info: MORE_INFO,
+    details: [],
+  } satisfies ErrorEnvelope);
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** A JSON body parser that tolerates an empty body (the SDK sends Content-Type: application/json on GET). */
 function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void) {
   if (body.trim() === '') return done(null, undefined);

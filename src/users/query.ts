@@ -49,9 +49,15 @@ export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope
   const limit = payload.limit || DEFAULT_LIMIT;
   const offset = payload.offset ?? 0;
 
+  const where = sql.join(conditions, sql` AND `);
+  // PostgreSQL cannot estimate how many names a word prefix matches, and with a LIMIT it may walk the sort index and
+  // filter every row for a rare prefix. `OFFSET 0` keeps the matching rows a subquery of their own (found through the
+  // word index), which are then sorted.
+  const source = JSON.stringify(payload.filter_conditions ?? {}).includes('"$autocomplete"')
+    ? sql`(SELECT * FROM users WHERE ${where} OFFSET 0) AS users`
+    : sql`users WHERE ${where}`;
   return sql<UserRow>`
-    SELECT ${USER_COLUMNS} FROM users
-    WHERE ${sql.join(conditions, sql` AND `)}
+    SELECT ${USER_COLUMNS} FROM ${source}
     ORDER BY ${compileSort(sort)}
     LIMIT ${limit} OFFSET ${offset}`;
 }

@@ -122,12 +122,10 @@ describe(`query plans over ${ROWS} users`, () => {
     expect(response.users.map((u) => u.name).sort()).toEqual(NAME_MATCHES_4242);
   });
 
-  // KNOWN BUG (reported, owner of filter.ts/migrations): PostgreSQL cannot estimate a prefix tsquery on a word
-  // that is not among the most common ones (it assumes ~2% of rows match), so with the default created_at order
-  // and a LIMIT it walks users_created_at_id_idx backwards and filters every row: no "Seq Scan" node, but the
-  // whole table is read. `it.fails` keeps the suite green while the bug stands; once fixed this turns red —
-  // then make it a plain `it`.
-  it.fails('autocompletes a single-word name prefix reading only the matching rows', async () => {
+  // PostgreSQL cannot estimate a prefix tsquery on a word that is not among the most common ones (it assumes ~2% of
+  // rows match), so with the default created_at order and a LIMIT it would walk users_created_at_id_idx backwards
+  // and filter every row, reading the whole table without a "Seq Scan" node; the query fences the match instead.
+  it('autocompletes a single-word name prefix reading only the matching rows', async () => {
     const plan = await expectIndexedPlan({ filter_conditions: { name: { $autocomplete: '4242' } } });
     expect(indexesUsed(plan)).toContain('users_name_words_idx');
   });

@@ -1,0 +1,93 @@
+// Measurement helpers shared by the benchmark's sections: concurrent runs through tinybench, quantiles, a seeded PRNG.
+import { Bench, type Statistics } from 'tinybench';
+
+export function statistics(bench: Bench, name: string): Statistics {
+  const result = bench.getTask(name)?.result;
+  if (!result) throw new Error(`${name}: no result`);
+  if (result.state === 'errored') throw result.error;
+  if (result.state !== 'completed') throw new Error(`${name}: ${result.state}`);
+  return result.latency;
+}
+
+/** Linear interpolation between order statistics, as tinybench does. */
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const position = (sorted.length - 1) * q;
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export function summarize(samples: number[]): Summary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
+}
+
+/** Runs the calls with `concurrency` in flight; returns the wall time and each call's latency (ms). */
+export async function runConcurrently(
+  name: string,
+  calls: Array<() => Promise<unknown>>,
+  concurrency: number,
+): Promise<{ seconds: number; samples: number[] }> {
+  let next = 0;
+  let start = 0;
+  let end = 0;
+  const bench = new Bench({
+    concurrency: 'task',
+    threshold: concurrency,
+    iterations: calls.length,
+    time: 0,
+    warmup: false,
+    retainSamples: true,
+    throws: true,
+  });
+  bench.add(name, () => calls[next++]!(), {
+    async: true,
+    beforeAll: () => void (start = performance.now()),
+    afterAll: () => void (end = performance.now()),
+  });
+  await bench.run();
+  if (next !== calls.length) throw new Error(`${name}: ran ${next} calls, expected ${calls.length}`);
+  return { seconds: (end - start) / 1000, samples: [...(statistics(bench, name).samples ?? [])] };
+}
+
+/** Sequential calls, each timed (ms); the first `warmup` are run but not kept. */
+export async function timeSequential(count: number, warmup: number, call: (i: number) => Promise<unknown>): Promise<Summary> {
+  const samples: number[] = [];
+  for (let i = 0; i < warmup + count; i++) {
+    const t0 = performance.now();
+    await call(i);
+    if (i >= warmup) samples.push(performance.now() - t0);
+  }
+  return summarize(samples);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Seeded PRNG (mulberry32), so that runs pick the same ids and prefixes. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
