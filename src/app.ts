@@ -4,7 +4,9 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { appSettingsRoutes, appSettingsSchemas } from './app-settings/routes.js';
 import { registerAuth, type AppCredentials } from './auth/plugin.js';
+import { registerConnect } from './connect/plugin.js';
 import type { Database } from './db/schema.js';
 import { answerClientError, registerEnvelope } from './http/envelope.js';
 import { RateLimiter } from './http/rate-limit.js';
@@ -49,10 +51,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const limiter = new RateLimiter(deps.rateLimit?.multiplier ?? 100, deps.rateLimit?.overrides ?? {});
   registerEnvelope(app, limiter, () => deps.credentials.apiKey);
-  registerAuth(app, () => deps.credentials);
+  registerAuth(app, () => deps.credentials, deps.db);
 
   app.addSchema(ErrorEnvelope);
-  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas]) app.addSchema(schema);
+  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas]) app.addSchema(schema);
 
   app.get(
     '/healthz',
@@ -118,6 +120,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(lifecycleRoutes, { prefix: '/api/v2', db: deps.db, tasks });
   await app.register(tasksRoutes, { prefix: '/api/v2', db: deps.db, apiSecret, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { db: deps.db, apiSecret });
+  await app.register(appSettingsRoutes, { db: deps.db, appName: () => deps.credentials.apiKey });
+  registerConnect(app, { db: deps.db, credentials: () => deps.credentials });
   return app;
 }
 

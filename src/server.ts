@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
+import { connectPortFor, listenConnect } from './connect/plugin.js';
 import { resolveCredentials } from './credentials.js';
 import { openDatabase } from './db/database.js';
 import { DataDirLockedError } from './db/lock.js';
@@ -48,6 +49,18 @@ async function main() {
     publicUrl: config.publicUrl,
   });
   const address = await app.listen({ port: config.port, host: config.host });
+  // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
+  const wsPort = connectPortFor(config);
+  let wsListener;
+  try {
+    wsListener = wsPort === undefined ? undefined : await listenConnect(app, { port: wsPort, host: config.host });
+  } catch (error) {
+    logger.fatal(`cannot listen on WS_PORT ${wsPort}: ${(error as Error).message} (set WS_PORT to a free port, or to 0 to disable it)`);
+    await app.close();
+    await database.close();
+    process.exit(1);
+  }
+  if (wsListener) logger.info(`accepting WebSocket connections also on ws://${config.host}:${wsListener.address.port}/connect`);
 
   const worker = new Worker({
     db: database.db,
@@ -83,7 +96,7 @@ async function main() {
     clearInterval(purge);
     try {
       // Stop taking requests and tasks; let in-flight ones finish (the worker releases what it cannot finish).
-      await Promise.all([app.close(), worker.stop()]);
+      await Promise.all([app.close(), wsListener?.close(), worker.stop()]);
       await database.close();
     } finally {
       process.exit(0);

@@ -4,7 +4,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, StreamError } from '../http/errors.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 import { verifyToken } from './jwt.js';
+import { ActivityRecorder, checkUserToken } from './user-state.js';
 
 export type Caller =
   | { kind: 'server' }
@@ -63,13 +66,16 @@ export async function authenticate(request: FastifyRequest, credentials: AppCred
   throw new StreamError(ErrorCode.Authentication, 'JWTAuth error: token has neither server nor user_id claim');
 }
 
-export function registerAuth(app: FastifyInstance, credentials: () => AppCredentials) {
+export function registerAuth(app: FastifyInstance, credentials: () => AppCredentials, db: Kysely<Database>) {
+  const activity = new ActivityRecorder(db);
   app.decorateRequest('caller', null as unknown as { kind: 'server' });
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
     // Unknown routes answer 404 before any credential check, as do public routes.
     if (config?.public || request.is404) return;
     const caller = await authenticate(request, credentials());
+    // A user token is worth what its user's state says now: deactivated, deleted and revoked tokens are refused.
+    if (caller.kind === 'user') await checkUserToken(db, caller.userId, caller.issuedAt);
     if (caller.kind !== 'server' && !(config?.access ?? []).includes(caller.kind)) {
       throw new StreamError(
         ErrorCode.NotAllowed,
@@ -79,5 +85,11 @@ export function registerAuth(app: FastifyInstance, credentials: () => AppCredent
       );
     }
     request.caller = caller;
+  });
+  // Activity is recorded once the request has succeeded, so that a user created by this very request counts.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.caller?.kind === 'user' && reply.statusCode < 400) {
+      await activity.record(request.caller.userId).catch((error) => request.log.warn({ err: error }, 'recording activity failed'));
+    }
   });
 }

@@ -5,6 +5,7 @@
 // keeps the custom data stored before.
 import { sql, type Kysely } from 'kysely';
 import type { Database, JsonObject } from '../db/schema.js';
+import { inputError } from '../http/errors.js';
 import { updateUserPartial } from '../users/partial-update.js';
 import type { UserRow } from '../users/representation.js';
 import type { UserRequest } from '../users/schemas.js';
@@ -24,13 +25,44 @@ interface Details {
   custom: Record<string, unknown>;
 }
 
+const PRIVACY_KEYS = new Set(['typing_indicators', 'read_receipts', 'delivery_receipts']);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The types the v2 UserRequest schema gives these fields (the HTTP routes check them with TypeBox). */
+function checkField(key: ClientField, value: unknown) {
+  const wrong = (expected: string) => inputError(`user_details.${key} must be ${expected}`);
+  switch (key) {
+    case 'name':
+    case 'image':
+    case 'language':
+      if (typeof value !== 'string') throw wrong('a string');
+      return;
+    case 'invisible':
+      if (typeof value !== 'boolean') throw wrong('a boolean');
+      return;
+    case 'privacy_settings':
+      if (!isPlainObject(value)) throw wrong('an object');
+      for (const [setting, state] of Object.entries(value)) {
+        if (!PRIVACY_KEYS.has(setting)) throw wrong(`an object of ${[...PRIVACY_KEYS].join(', ')}`);
+        if (!isPlainObject(state) || typeof state.enabled !== 'boolean') {
+          throw inputError(`user_details.privacy_settings.${setting} must be an object {"enabled": true or false}`);
+        }
+      }
+  }
+}
+
 export function splitDetails(details: Record<string, unknown>): Details {
   const fields: Details['fields'] = {};
   const custom: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(details)) {
     if ((CLIENT_FIELDS as readonly string[]).includes(key)) {
       // null would clear the field: connecting never removes data.
-      if (value !== null && value !== undefined) fields[key as ClientField] = value;
+      if (value === null || value === undefined) continue;
+      checkField(key as ClientField, value);
+      fields[key as ClientField] = value;
     } else if (!RESERVED_FIELDS.has(key) && !CLIENT_MARKERS.has(key) && value !== undefined) {
       custom[key] = value;
     }

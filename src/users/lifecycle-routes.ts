@@ -3,6 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
+import { getAppSettings } from '../app-settings/service.js';
 import type { Database } from '../db/schema.js';
 import { enqueueTask } from '../tasks/queue.js';
 import { withErrors } from '../http/schemas.js';
@@ -33,6 +34,8 @@ import {
 } from './lifecycle-schemas.js';
 import { userV2 } from './representation.js';
 import { DurationResponse } from './schemas.js';
+import { findUsersByIds } from './store.js';
+import { checkUniqueUsernames, lockUsernames } from './usernames.js';
 
 export interface LifecycleRoutesOptions {
   db: Kysely<Database>;
@@ -73,7 +76,18 @@ export const lifecycleRoutes: FastifyPluginAsyncTypebox<LifecycleRoutesOptions> 
       response: withErrors({ 201: Type.Ref(UserResultResponse) }),
     },
     handler: async (request, reply) => {
-      const row = await db.transaction().execute((trx) => reactivateUser(trx, request.params.user_id, request.body ?? {}));
+      const options = request.body ?? {};
+      const row = await db.transaction().execute(async (trx) => {
+        // A user's name may have been taken while it was deactivated: `name` gives it a new one.
+        const { enforce_unique_usernames: mode } = await getAppSettings(trx);
+        if (mode !== 'no') {
+          const [stored] = await findUsersByIds(trx, [request.params.user_id]);
+          await lockUsernames(trx, [options.name ?? stored?.name]);
+        }
+        const reactivated = await reactivateUser(trx, request.params.user_id, options);
+        await checkUniqueUsernames(trx, mode, [reactivated]);
+        return reactivated;
+      });
       reply.code(201);
       return { user: userV2(row) };
     },

@@ -1,7 +1,7 @@
 // PATCH /api/v2/users: `set`/`unset` with flat keys and dotted paths, compiled into one UPDATE per user whose
 // expressions read the row's current values, so concurrent updates of different fields never lose each other.
 import { sql, type RawBuilder } from 'kysely';
-import { inputError, notFound } from '../http/errors.js';
+import { inputError, notAllowed, notFound } from '../http/errors.js';
 import { requestTimeToSql } from '../db/timestamps.js';
 import type { UserRow } from './representation.js';
 import type { UpdateUserPartialRequest } from './schemas.js';
@@ -49,8 +49,8 @@ function targetOf(key: string, userOnly: boolean): Target {
     const column = head as Column;
     if (parts.length > 1 && !JSON_COLUMNS.has(column)) throw inputError(`field "${head}" has no nested field "${parts.slice(1).join('.')}"`);
     if (column === 'privacy_settings' && parts.length > 1) checkPrivacyKey(parts[1]!);
-    if (userOnly && (column === 'role' || column === 'teams')) {
-      throw inputError(`user ${column} can only be updated server-side`);
+    if (userOnly && (column === 'role' || column === 'teams' || column === 'teams_role')) {
+      throw notAllowed(`user ${column} can only be updated server-side`);
     }
     return { column, path: parts.slice(1) };
   }

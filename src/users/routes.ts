@@ -2,15 +2,22 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
-import type { AppCredentials, Caller } from '../auth/plugin.js';
-import { signUserToken } from '../auth/jwt.js';
+import type { FastifyRequest } from 'fastify';
+import type { AppCredentials } from '../auth/plugin.js';
 import type { Database } from '../db/schema.js';
-import { inputError } from '../http/errors.js';
+import { microsToNanos } from '../db/timestamps.js';
 import { withErrors } from '../http/schemas.js';
-import { blockUser, getBlockedUsers, unblockUser } from './blocks.js';
-import { createGuest } from './guests.js';
-import { updateUsersPartial } from './partial-update.js';
-import { parseQueryPayload, queryUsers } from './query.js';
+import {
+  blockUserAs,
+  createGuestAs,
+  getBlockedUsersAs,
+  queryUsersAs,
+  unblockUserAs,
+  updateUsersPartialAs,
+  upsertUsersAs,
+  type OperationContext,
+} from './operations.js';
+import { parseQueryPayload } from './query.js';
 import { fullUserV2, userV2 } from './representation.js';
 import {
   BlockUsersRequest,
@@ -27,7 +34,6 @@ import {
   UpdateUsersRequest,
   UpdateUsersResponse,
 } from './schemas.js';
-import { upsertUsers } from './upsert.js';
 
 export interface UsersRoutesOptions {
   db: Kysely<Database>;
@@ -36,18 +42,13 @@ export interface UsersRoutesOptions {
 
 const tags = ['users'];
 
-/** The acting user of a block request: the caller client-side, `user_id` (or `user.id`) server-side. */
-function actingUserId(caller: Caller, body: { user_id?: string; user?: { id: string } }): string {
-  if (caller.kind === 'user') return caller.userId;
-  const id = body.user_id ?? body.user?.id;
-  if (!id) throw inputError('either user_id or user is required for server-side requests');
-  return id;
-}
-
 export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { db, credentials }) => {
+  const as = (request: FastifyRequest): OperationContext => ({ db, caller: request.caller, credentials: credentials() });
+
   app.route({
     method: 'POST',
     url: '/users',
+    config: { access: ['user'] },
     schema: {
       operationId: 'UpdateUsers',
       summary: 'Upsert users',
@@ -56,8 +57,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       response: withErrors({ 201: Type.Ref(UpdateUsersResponse) }),
     },
     handler: async (request, reply) => {
-      const users = Object.values(request.body.users);
-      const rows = await db.transaction().execute((trx) => upsertUsers(trx, users));
+      const rows = await upsertUsersAs(as(request), Object.values(request.body.users));
       reply.code(201);
       return {
         users: Object.fromEntries(rows.map((row) => [row.id, fullUserV2(row)])),
@@ -69,6 +69,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.route({
     method: 'PATCH',
     url: '/users',
+    config: { access: ['user'] },
     schema: {
       operationId: 'UpdateUsersPartial',
       summary: 'Partially update users',
@@ -77,7 +78,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       response: withErrors({ 200: Type.Ref(UpdateUsersResponse) }),
     },
     handler: async (request) => {
-      const rows = await db.transaction().execute((trx) => updateUsersPartial(trx, request.body.users));
+      const rows = await updateUsersPartialAs(as(request), request.body.users);
       return {
         users: Object.fromEntries(rows.map((row) => [row.id, fullUserV2(row)])),
         membership_deletion_task_id: '',
@@ -88,6 +89,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.route({
     method: 'GET',
     url: '/users',
+    config: { access: ['user'] },
     schema: {
       operationId: 'QueryUsers',
       summary: 'Query users',
@@ -96,8 +98,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       response: withErrors({ 200: Type.Ref(QueryUsersResponse) }),
     },
     handler: async (request) => {
-      const payload = parseQueryPayload(request.query.payload);
-      const rows = await queryUsers(db, payload);
+      const rows = await queryUsersAs(as(request), parseQueryPayload(request.query.payload));
       return { users: rows.map(fullUserV2) };
     },
   });
@@ -105,6 +106,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.route({
     method: 'POST',
     url: '/guest',
+    config: { access: ['user', 'anonymous'] },
     schema: {
       operationId: 'CreateGuest',
       summary: 'Create a guest user',
@@ -113,15 +115,16 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       response: withErrors({ 201: Type.Ref(CreateGuestResponse) }),
     },
     handler: async (request, reply) => {
-      const row = await db.transaction().execute((trx) => createGuest(trx, request.body.user));
+      const { row, accessToken } = await createGuestAs(as(request), request.body.user);
       reply.code(201);
-      return { user: userV2(row), access_token: await signUserToken(row.id, credentials().key) };
+      return { user: userV2(row), access_token: accessToken };
     },
   });
 
   app.route({
     method: 'POST',
     url: '/users/block',
+    config: { access: ['user'] },
     schema: {
       operationId: 'BlockUsers',
       summary: 'Block a user',
@@ -130,16 +133,17 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       response: withErrors({ 201: Type.Ref(BlockUsersResponse) }),
     },
     handler: async (request, reply) => {
-      const userId = actingUserId(request.caller, request.body);
-      const block = await db.transaction().execute((trx) => blockUser(trx, userId, request.body.blocked_user_id));
+      const { blocked_user_id, user_id, user } = request.body;
+      const block = await blockUserAs(as(request), blocked_user_id, user_id ?? user?.id);
       reply.code(201);
-      return { ...block, created_at: block.created_at * 1000n };
+      return { ...block, created_at: microsToNanos(block.created_at) };
     },
   });
 
   app.route({
     method: 'POST',
     url: '/users/unblock',
+    config: { access: ['user'] },
     schema: {
       operationId: 'UnblockUsers',
       summary: 'Unblock a user',
@@ -148,8 +152,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       response: withErrors({ 201: Type.Ref(DurationResponse) }),
     },
     handler: async (request, reply) => {
-      const userId = actingUserId(request.caller, request.body);
-      await db.transaction().execute((trx) => unblockUser(trx, userId, request.body.blocked_user_id));
+      const { blocked_user_id, user_id, user } = request.body;
+      await unblockUserAs(as(request), blocked_user_id, user_id ?? user?.id);
       reply.code(201);
       return {};
     },
@@ -158,6 +162,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.route({
     method: 'GET',
     url: '/users/block',
+    config: { access: ['user'] },
     schema: {
       operationId: 'GetBlockedUsers',
       summary: 'List the users a user blocks',
@@ -166,13 +171,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       response: withErrors({ 200: Type.Ref(GetBlockedUsersResponse) }),
     },
     handler: async (request) => {
-      const userId = actingUserId(request.caller, { user_id: request.query.user_id });
-      const blocks = await getBlockedUsers(db, userId);
+      const blocks = await getBlockedUsersAs(as(request), request.query.user_id);
       return {
         blocks: blocks.map((block) => ({
           user_id: block.user_id,
           blocked_user_id: block.blocked_user_id,
-          created_at: block.created_at * 1000n,
+          created_at: microsToNanos(block.created_at),
           user: userV2(block.user),
           blocked_user: userV2(block.blocked_user),
         })),

@@ -157,17 +157,24 @@ describe('JWT', () => {
     }
   });
 
-  it('refuses a user token on every users route with 403 code 17, for now', async () => {
+  it('refuses a user token on server-side routes, and on other users, with 403 code 17', async () => {
     const token = signToken({ user_id: 'x' });
     const headers = { authorization: token };
+    await server.client.upsertUsers([{ id: 'y' }]);
     const calls: Array<[string, string, Parameters<TestServer['request']>[2], string]> = [
-      ['POST', '/api/v2/users', { body: { users: { x: { id: 'x', name: 'hacked' } } } }, 'UpdateUsers'],
-      ['PATCH', '/api/v2/users', { body: { users: [{ id: 'x', set: { name: 'hacked' } }] } }, 'UpdateUsersPartial'],
-      ['GET', '/api/v2/users', {}, 'QueryUsers'],
-      ['POST', '/api/v2/guest', { body: { user: { id: 'g' } } }, 'CreateGuest'],
-      ['POST', '/api/v2/users/block', { body: { blocked_user_id: 'y' } }, 'BlockUsers'],
-      ['POST', '/api/v2/users/unblock', { body: { blocked_user_id: 'y' } }, 'UnblockUsers'],
-      ['GET', '/api/v2/users/block', {}, 'GetBlockedUsers'],
+      ['POST', '/api/v2/users', { body: { users: { y: { id: 'y', name: 'hacked' } } } }, 'UpdateUsers'],
+      ['POST', '/api/v2/users', { body: { users: { x: { id: 'x', name: 'hacked', role: 'admin' } } } }, 'UpdateUsers'],
+      ['PATCH', '/api/v2/users', { body: { users: [{ id: 'y', set: { name: 'hacked' } }] } }, 'UpdateUsersPartial'],
+      ['PATCH', '/api/v2/users', { body: { users: [{ id: 'x', set: { role: 'admin' } }] } }, 'UpdateUsersPartial'],
+      ['POST', '/api/v2/users/block', { body: { blocked_user_id: 'x', user_id: 'y' } }, 'BlockUsers'],
+      ['GET', '/api/v2/users/block', { query: { user_id: 'y' } }, 'GetBlockedUsers'],
+      ['POST', '/api/v2/users/y/deactivate', { body: {} }, 'DeactivateUser'],
+      ['POST', '/api/v2/users/delete', { body: { user_ids: ['y'] } }, 'DeleteUsers'],
+      ['POST', '/api/v2/users/restore', { body: { user_ids: ['y'] } }, 'RestoreUsers'],
+      ['POST', '/api/v2/export/users', { body: { user_ids: ['x'] } }, 'ExportUsers'],
+      ['GET', '/api/v2/users/x/export', {}, 'ExportUser'],
+      ['GET', '/api/v2/tasks/00000000-0000-4000-8000-000000000000', {}, 'GetTask'],
+      ['PATCH', '/api/v2/app', { body: { multi_tenant_enabled: true } }, 'UpdateApp'],
     ];
     for (const [method, path, options, operation] of calls) {
       const response = await server.request(method, path, { ...options, headers });
@@ -175,9 +182,12 @@ describe('JWT', () => {
       expect(response.body.code).toBe(17);
       expect(response.body.message).toMatch(new RegExp(`^${operation} failed with error: ".+"$`));
     }
+    const y = (await server.client.queryUsers({ payload: { filter_conditions: { id: 'y' } } })).users[0]!;
+    expect(y.name).toBeUndefined();
+    expect(y.deleted_at).toBeUndefined();
     // Nothing was written.
-    const x = (await server.client.queryUsers({ payload: { filter_conditions: { id: 'x' } } })).users[0]!;
-    expect(x.name).toBeUndefined();
-    expect(x.blocked_user_ids).toEqual([]);
+    const x = (await server.client.queryUsers({ payload: { filter_conditions: { id: 'x' } } })).users[0];
+    expect(x?.role ?? 'user').toBe('user');
+    expect(x?.name).toBeUndefined();
   });
 });

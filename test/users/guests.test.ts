@@ -107,11 +107,15 @@ describe('POST /api/v2/guest', () => {
     expect(response.users).toEqual([]);
   });
 
-  it('does not let the guest token act as the server (user tokens get code 17 for now)', async () => {
+  it("gives the guest a token for its own requests, not the server's", async () => {
     const response = await server.client.createGuest({ user: { id: 'limited' } });
-    const raw = await server.request('GET', '/api/v2/users', { headers: { authorization: response.access_token } });
-    expect(raw.status).toBe(403);
-    expect(raw.body.code).toBe(17);
-    expect(raw.body.message).toMatch(/^QueryUsers failed with error: "/);
+    const headers = { authorization: response.access_token };
+    const own = await server.request('GET', '/api/v2/users', { headers, query: { payload: JSON.stringify({ filter_conditions: { id: response.user.id } }) } });
+    expect(own.status).toBe(200);
+    expect(own.body.users.map((u: { id: string }) => u.id)).toEqual([response.user.id]);
+    const refused = await server.request('POST', '/api/v2/users/delete', { headers, body: { user_ids: [response.user.id] } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe(17);
+    expect(refused.body.message).toMatch(/^DeleteUsers failed with error: "/);
   });
 });
