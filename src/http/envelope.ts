@@ -14,6 +14,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes outside Stream's API (health, downloads) are not rate limited. */
     rateLimited?: boolean;
+    /** Stream's OperationId when it differs from the schema's operationId (v1 twins of v2 routes). */
+    operation?: string;
   }
 }
 
@@ -23,7 +25,10 @@ export function formatDuration(startedAt: bigint): string {
 }
 
 export function operationOf(request: FastifyRequest): string {
-  // Stream's OperationId (the route schema's operationId) names the operation in messages and rate limits.
+  // Stream's OperationId names the operation in messages and rate limits: the route schema's operationId, unless
+  // the route says otherwise (v1 paths share Stream's names with their v2 twins, while OpenAPI needs unique ids).
+  const configured = request.routeOptions.config?.operation;
+  if (configured) return configured;
   const schema = request.routeOptions.schema as { operationId?: string } | undefined;
   return schema?.operationId ?? 'Request';
 }
