@@ -6,11 +6,17 @@ import type { UserRow } from './representation.js';
 
 export type Executor = Kysely<Database>;
 
-/** The select list (or RETURNING list) of a user row, for a `users` row named `users`. */
+/**
+ * The select list (or RETURNING list) of a user row, for a `users` row named `users`: its columns, the ids it
+ * blocks, and whether it has a live WebSocket connection (one seen in the last 90 s; see src/connect/).
+ */
 export const USER_COLUMNS = sql`users.*, coalesce((
     SELECT array_agg(b.blocked_user_id ORDER BY b.created_at, b.blocked_user_id)
     FROM user_blocks b WHERE b.user_id = users.id
-  ), '{}') AS blocked_user_ids`;
+  ), '{}') AS blocked_user_ids,
+  EXISTS (
+    SELECT 1 FROM user_connections c WHERE c.user_id = users.id AND c.seen_at > now() - interval '90 seconds'
+  ) AS online`;
 
 export async function selectUsers(executor: Executor, where: RawBuilder<unknown>): Promise<UserRow[]> {
   const result = await sql<UserRow>`SELECT ${USER_COLUMNS} FROM users WHERE ${where}`.execute(executor);

@@ -188,6 +188,16 @@ describe('connectUser (stream-chat)', () => {
     expect(after!.updated_at.getTime()).toBe(before!.updated_at.getTime());
   });
 
+  it('serializes concurrent first connections of a user: each merges its fields, none replaces another', async () => {
+    const token = serverSide.createToken('rush');
+    const connections = Array.from({ length: 6 }, (_, i) => rawConnect(userParams('rush', { [`f${i}`]: i }, token)));
+    const frames = await Promise.all(connections.map((connection) => connection.next()));
+    expect(frames.every((frame) => frame.type === 'health.check')).toBe(true);
+    const stored = await storedUser('rush');
+    expect(stored!.custom).toEqual({ f0: 0, f1: 1, f2: 2, f3: 3, f4: 4, f5: 5 });
+    expect(await connectionCount('rush')).toBe(6);
+  });
+
   it("lets a guest connect with the token POST /guest returned, keeping the guest's role", async () => {
     const guest = await server.client.createGuest({ user: { id: 'visitor', name: 'V' } });
     const client = clientSide();
