@@ -86,10 +86,12 @@ export function registerAuth(app: FastifyInstance, credentials: () => AppCredent
     }
     request.caller = caller;
   });
-  // Activity is recorded once the request has succeeded, so that a user created by this very request counts.
-  app.addHook('onResponse', async (request, reply) => {
+  // Activity is recorded once the request has succeeded (so that a user created by this very request counts), and
+  // before the response leaves, so a client reading its user next sees last_active.
+  app.addHook('onSend', async (request, reply, payload) => {
     if (request.caller?.kind === 'user' && reply.statusCode < 400) {
       await activity.record(request.caller.userId).catch((error) => request.log.warn({ err: error }, 'recording activity failed'));
     }
+    return payload;
   });
 }
