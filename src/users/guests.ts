@@ -15,7 +15,7 @@ export function guestId(requested: string): string {
 }
 
 export async function createGuest(executor: Executor, user: UserRequest): Promise<UserRow> {
-  const input = toUpsertInput({ ...user, role: 'guest' });
+  const { input } = toUpsertInput({ ...user, role: 'guest' });
   for (;;) {
     const id = guestId(input.id);
     const result = await sql<UserRow>`

@@ -20,7 +20,8 @@ interface UpsertInput {
   custom: Record<string, unknown>;
 }
 
-export function toUpsertInput(user: UserRequest): UpsertInput {
+/** Validates one user and returns what to store, with its JSON (measured for the size rule, sent as is). */
+export function toUpsertInput(user: UserRequest): { input: UpsertInput; json: string } {
   checkUserId(user.id);
   const custom = user.custom ?? {};
   checkCustomKeys(custom);
@@ -36,8 +37,7 @@ export function toUpsertInput(user: UserRequest): UpsertInput {
     privacy_settings: user.privacy_settings ?? null,
     custom,
   };
-  checkUserSize(input);
-  return input;
+  return { input, json: checkUserSize(input) };
 }
 
 /**
@@ -48,13 +48,13 @@ export function toUpsertInput(user: UserRequest): UpsertInput {
  */
 export async function upsertUsers(executor: Executor, users: UserRequest[]): Promise<UserRow[]> {
   checkBatchSize(users.length);
-  const byId = new Map<string, UpsertInput>();
+  const byId = new Map<string, { input: UpsertInput; json: string }>();
   for (const user of users) byId.set(user.id, toUpsertInput(user)); // last one wins, as in the SDK's map
   const inputs = [...byId.values()];
 
   const result = await sql<UserRow>`
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(inputs)}::jsonb) AS i(
+      SELECT * FROM jsonb_to_recordset(${`[${inputs.map((i) => i.json).join(',')}]`}::jsonb) AS i(
         id text, name text, image text, role text, teams text[], teams_role jsonb, language text,
         invisible boolean, privacy_settings jsonb, custom jsonb)
     )
@@ -77,7 +77,7 @@ export async function upsertUsers(executor: Executor, users: UserRequest[]): Pro
     WHERE users.deactivated_at IS NULL AND users.deleted_at IS NULL
     RETURNING ${USER_COLUMNS}`.execute(executor);
 
-  const ids = inputs.map((input) => input.id);
+  const ids = inputs.map(({ input }) => input.id);
   if (result.rows.length < inputs.length) {
     const written = new Set(result.rows.map((row) => row.id));
     const refused = await findUsersByIds(executor, ids.filter((id) => !written.has(id)));

@@ -34,10 +34,13 @@ export function checkCustomKeys(custom: Record<string, unknown>) {
   }
 }
 
-/** The size rule applies to what the user holds: built-in fields and custom data, as JSON. */
-export function checkUserSize(user: { id: string; [field: string]: unknown } | { id: string }) {
-  const bytes = Buffer.byteLength(JSON.stringify(user));
+/** The size rule applies to what the user holds: built-in fields and custom data, as JSON. Returns that JSON. */
+export function checkUserSize(user: { id: string; [field: string]: unknown } | { id: string }): string {
+  const json = JSON.stringify(user);
+  // Byte length only matters near the limit: a string of n UTF-16 units is at most 3n UTF-8 bytes.
+  const bytes = json.length * 3 <= MAX_USER_BYTES ? json.length : Buffer.byteLength(json);
   if (bytes > MAX_USER_BYTES) {
     throw inputError(`user "${user.id}" is too large: ${bytes} bytes, the maximum is ${MAX_USER_BYTES} bytes`);
   }
+  return json;
 }
