@@ -19,7 +19,6 @@
 //   BENCH_TASK_POLL_MS=2        how often each of those polls GET /api/v2/tasks/{id}
 //   BENCH_TASK_DRAIN=1000       DeactivateUsers tasks enqueued for the drain rate
 //   BENCH_DRAIN_POLL_MS=5       how often the drain's completion is polled
-//   BENCH_SERVER_LOG_LEVEL=info the server's LOG_LEVEL (info, as in production, logs every request)
 //   BENCH_BACKENDS=pglite,postgres
 //   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
 import { randomBytes } from 'node:crypto';
@@ -72,7 +71,6 @@ const config = {
   taskPollMs: envInt('BENCH_TASK_POLL_MS', 2, 0),
   taskDrain: envInt('BENCH_TASK_DRAIN', 1_000, 10),
   drainPollMs: envInt('BENCH_DRAIN_POLL_MS', 5, 1),
-  serverLogLevel: process.env.BENCH_SERVER_LOG_LEVEL || 'info',
   backends: (process.env.BENCH_BACKENDS ?? 'pglite,postgres').split(',').map((s) => s.trim().toLowerCase()),
   postgresUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432',
 };
@@ -162,7 +160,7 @@ async function launchServer(label: string, env: Record<string, string>): Promise
       PORT: '0',
       HOST: '127.0.0.1',
       WS_PORT: '0',
-      LOG_LEVEL: config.serverLogLevel,
+      LOG_LEVEL: 'info', // as in production: logs every request, and the line that gives the port
       STREAM_API_KEY: API_KEY,
       STREAM_API_SECRET: API_SECRET,
       RATE_LIMIT_MULTIPLIER: '1000000',
@@ -700,7 +698,7 @@ function printBackend(result: BackendResult) {
   console.log(`\n== ${result.detail}`);
   console.log(
     `Server process started in ${result.serverStartSeconds.map((s) => `${s.toFixed(1)} s`).join(', ')} ` +
-      `(node --import tsx src/server.ts, LOG_LEVEL=${config.serverLogLevel}).`,
+      `(node --import tsx src/server.ts, LOG_LEVEL=info).`,
   );
   console.log(
     `Upsert: ${fmtInt(config.users)} fresh users (~${Math.round(result.avgBytes)} bytes of JSON each), ${BATCH_SIZE} per ` +
@@ -760,7 +758,7 @@ function printMarkdown(results: BackendResult[]) {
   console.log('\n## Markdown (for the README)\n');
   console.log(
     `Measured with \`npm run bench\` on ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}; ` +
-      `the server runs as its own process (\`node --import tsx src/server.ts\`, LOG_LEVEL=${config.serverLogLevel}), with the ` +
+      `the server runs as its own process (\`node --import tsx src/server.ts\`, LOG_LEVEL=info), with the ` +
       `load generator and the database on the same machine. Upserts: ${fmtInt(config.users)} fresh users ` +
       `(~${Math.round(results[0]!.avgBytes)} bytes of JSON each), ` +
       `${BATCH_SIZE} per request, ${config.concurrency} concurrent connections, raw HTTP with a server-side JWT; the baseline ` +
@@ -806,10 +804,15 @@ function printMarkdown(results: BackendResult[]) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** 1, 5 and 15 minute load averages. */
+function loadAverage(): string {
+  return os.loadavg().map((n) => n.toFixed(2)).join(' ');
+}
+
 async function main() {
   console.log(
     `Benchmark: ${fmtInt(config.users)} upserts, ${fmtInt(config.queryUsers)} users for queries, ${config.concurrency} connections, ` +
-      `${config.taskRuns} + ${config.taskDrain} tasks; Node ${process.version}, ${os.cpus().length} cores`,
+      `${config.taskRuns} + ${config.taskDrain} tasks; Node ${process.version}, ${os.cpus().length} cores, load average ${loadAverage()}`,
   );
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   cleanups.push(async () => fs.rmSync(workDir, { recursive: true, force: true }));
@@ -843,7 +846,8 @@ async function main() {
 const started = performance.now();
 try {
   await main();
-  if (!interrupted) console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+  // Other work on the machine skews every figure: the load average tells whether the run was alone.
+  if (!interrupted) console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s (load average at the end ${loadAverage()}).`);
 } catch (error) {
   console.error(error);
   process.exitCode = 1;

@@ -26,3 +26,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 CREATE INDEX users_normalized_name_idx ON users (stream_normalize_username(name)) WHERE deleted_at IS NULL;
+
+-- The app's settings row exists from the start (credentials are filled in at first start when generated).
+INSERT INTO app_settings (id) VALUES (1) ON CONFLICT (id) DO NOTHING;

@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { appSettingsRoutes, appSettingsSchemas } from './app-settings/routes.js';
 import { registerAuth, type AppCredentials } from './auth/plugin.js';
+import { ActivityRecorder } from './auth/user-state.js';
 import { registerConnect } from './connect/plugin.js';
 import type { Database } from './db/schema.js';
 import { answerClientError, registerEnvelope } from './http/envelope.js';
@@ -18,6 +19,8 @@ import { lifecycleRoutes } from './users/lifecycle-routes.js';
 import { lifecycleSchemas } from './users/lifecycle-schemas.js';
 import { usersRoutes } from './users/routes.js';
 import { usersSchemas } from './users/schemas.js';
+import { v1Routes } from './v1/routes.js';
+import { v1Schemas } from './v1/schemas.js';
 import type { RateLimitConfig } from './config.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -51,10 +54,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const limiter = new RateLimiter(deps.rateLimit?.multiplier ?? 100, deps.rateLimit?.overrides ?? {});
   registerEnvelope(app, limiter, () => deps.credentials.apiKey);
-  registerAuth(app, () => deps.credentials, deps.db);
+  // One recorder for HTTP requests and WebSocket connections, so last_active is written once a minute at most.
+  const activity = new ActivityRecorder(deps.db);
+  registerAuth(app, () => deps.credentials, deps.db, activity);
 
   app.addSchema(ErrorEnvelope);
-  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas]) app.addSchema(schema);
+  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...v1Schemas]) app.addSchema(schema);
 
   app.get(
     '/healthz',
@@ -121,7 +126,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(tasksRoutes, { prefix: '/api/v2', db: deps.db, apiSecret, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { db: deps.db, apiSecret });
   await app.register(appSettingsRoutes, { db: deps.db, appName: () => deps.credentials.apiKey });
-  registerConnect(app, { db: deps.db, credentials: () => deps.credentials });
+  await app.register(v1Routes, { db: deps.db, credentials: () => deps.credentials, tasks, publicUrl: deps.publicUrl });
+  registerConnect(app, { db: deps.db, credentials: () => deps.credentials, activity });
   return app;
 }
 
@@ -178,6 +184,7 @@ const openapiOptions = {
       { name: 'tasks', description: 'Asynchronous tasks started by the users endpoints' },
       { name: 'exports', description: "This server's signed download links for user exports" },
       { name: 'health', description: 'Probes for process supervisors and load balancers' },
+      { name: 'v1', description: "Stream's v1 paths, as the stream-chat SDK calls them: custom fields flattened, RFC3339 date-times" },
     ],
     components: {
       securitySchemes: {

@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Database, Micros } from '../db/schema.js';
 import { microsToNanos } from '../db/timestamps.js';
 import { inputError } from '../http/errors.js';
 import { Duration, Nanos, StringEnum, withErrors } from '../http/schemas.js';
@@ -46,6 +46,18 @@ export const ActiveUsersResponse = Type.Object(
 );
 export const appSettingsSchemas = [AppResponseFields, GetApplicationResponse, UpdateAppRequest, ActiveUsersResponse];
 
+/** The `app` object of GET app, with date-times written by `time` (integer ns on v2, RFC3339 on v1). */
+export async function appResponseFields<T>(db: Kysely<Database>, name: string, time: (micros: Micros) => T) {
+  const settings = await getAppSettings(db);
+  return {
+    name,
+    ...(settings.revoke_tokens_issued_before !== null ? { revoke_tokens_issued_before: time(settings.revoke_tokens_issued_before) } : {}),
+    guest_user_creation_disabled: settings.guest_user_creation_disabled,
+    enforce_unique_usernames: settings.enforce_unique_usernames,
+    multi_tenant_enabled: settings.multi_tenant_enabled,
+  };
+}
+
 export interface AppSettingsRoutesOptions {
   db: Kysely<Database>;
   appName: () => string;
@@ -61,18 +73,7 @@ export const appSettingsRoutes: FastifyPluginAsyncTypebox<AppSettingsRoutesOptio
       tags: ['app'],
       response: withErrors({ 200: Type.Ref(GetApplicationResponse) }),
     },
-    handler: async () => {
-      const settings = await getAppSettings(db);
-      return {
-        app: {
-          name: appName(),
-          ...(settings.revoke_tokens_issued_before !== null ? { revoke_tokens_issued_before: microsToNanos(settings.revoke_tokens_issued_before) } : {}),
-          guest_user_creation_disabled: settings.guest_user_creation_disabled,
-          enforce_unique_usernames: settings.enforce_unique_usernames,
-          multi_tenant_enabled: settings.multi_tenant_enabled,
-        },
-      };
-    },
+    handler: async () => ({ app: await appResponseFields(db, appName(), microsToNanos) }),
   });
 
   app.route({

@@ -58,5 +58,11 @@ export async function updateAppSettings(db: Kysely<Database>, patch: Record<stri
     }
   }
   if (Object.keys(changes).length === 0) return;
-  await db.updateTable('app_settings').set(changes).where('id', '=', 1).execute();
+  // An upsert: the row is made when the server starts (resolveCredentials), but an app built without that step
+  // (buildApp alone, as tests and embedders do) must not answer 200 to a change it silently dropped.
+  await db
+    .insertInto('app_settings')
+    .values({ id: 1, ...changes })
+    .onConflict((oc) => oc.column('id').doUpdateSet(changes))
+    .execute();
 }

@@ -66,8 +66,12 @@ export async function authenticate(request: FastifyRequest, credentials: AppCred
   throw new StreamError(ErrorCode.Authentication, 'JWTAuth error: token has neither server nor user_id claim');
 }
 
-export function registerAuth(app: FastifyInstance, credentials: () => AppCredentials, db: Kysely<Database>) {
-  const activity = new ActivityRecorder(db);
+export function registerAuth(
+  app: FastifyInstance,
+  credentials: () => AppCredentials,
+  db: Kysely<Database>,
+  activity: ActivityRecorder,
+) {
   app.decorateRequest('caller', null as unknown as { kind: 'server' });
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;

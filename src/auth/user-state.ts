@@ -24,8 +24,9 @@ export async function checkUserToken(db: Kysely<Database>, userId: string, issue
   }>`
     SELECT u.id AS user_id, u.role, u.teams, u.deactivated_at, u.deleted_at,
            u.revoke_tokens_issued_before AS user_cutoff, a.revoke_tokens_issued_before AS app_cutoff
-    FROM app_settings a LEFT JOIN users u ON u.id = ${userId}
-    WHERE a.id = 1`.execute(db);
+    FROM (SELECT 1) AS one
+    LEFT JOIN users u ON u.id = ${userId}
+    LEFT JOIN app_settings a ON a.id = 1`.execute(db);
   const row = result.rows[0];
   if (row?.deleted_at != null) throw new StreamError(ErrorCode.Authentication, `user "${userId}" was deleted`);
   if (row?.deactivated_at != null) throw new StreamError(ErrorCode.Authentication, `user "${userId}" was deactivated`);

@@ -193,6 +193,7 @@ export class ConnectHub {
   /** The handshake; returns `me`, or undefined when the socket closed meanwhile. */
   private async open(connection: Connection, url: string): Promise<UserV1 | undefined> {
     const { db } = this.options;
+    if (this.closing) return undefined; // accepted while shutting down: closed with 1001 already
     const caller = await authenticateConnect(url, this.options.credentials());
     if (caller.kind === 'anonymous') return anonymousUser();
 
@@ -226,7 +227,7 @@ export class ConnectHub {
     try {
       const stored: Connection[] = [];
       for (const connection of this.connections) {
-        if (!connection.ready) continue;
+        if (!connection.ready || connection.ws.readyState !== connection.ws.OPEN) continue;
         if (!connection.alive) {
           connection.ws.terminate();
           continue;
@@ -269,9 +270,13 @@ export class ConnectHub {
              AND (c.iat IS NULL OR to_timestamp(trunc(c.iat)) < u.revoke_tokens_issued_before))
          OR (a.revoke_tokens_issued_before IS NOT NULL
              AND (c.iat IS NULL OR to_timestamp(trunc(c.iat)) < a.revoke_tokens_issued_before))`.execute(db);
-    if (ended.rows.length === 0) return;
     const byId = new Map(connections.map((c) => [c.id, c]));
     for (const { id, reason } of ended.rows) byId.get(id)?.close(CLOSE_POLICY, reason);
+    // A live connection is activity: last_active keeps moving (once a minute at most) and a connection that stays
+    // open into a new month counts the user in that month too.
+    const endedIds = new Set(ended.rows.map((row) => row.id));
+    const users = new Set(connections.filter((c) => !endedIds.has(c.id)).map((c) => c.stored!.userId));
+    for (const userId of users) await this.activity.record(userId);
   }
 
   /** Closes every connection (1001: clients reconnect, to another instance or after the restart) and waits for their rows to be deleted. */

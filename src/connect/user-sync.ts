@@ -4,6 +4,7 @@
 // teams_role, never server-kept fields; connecting never removes anything, so a client that sends fewer fields
 // keeps the custom data stored before.
 import { sql, type Kysely } from 'kysely';
+import { getAppSettings } from '../app-settings/service.js';
 import type { Database, JsonObject } from '../db/schema.js';
 import { inputError } from '../http/errors.js';
 import { updateUserPartial } from '../users/partial-update.js';
@@ -11,6 +12,7 @@ import type { UserRow } from '../users/representation.js';
 import type { UserRequest } from '../users/schemas.js';
 import { findUsersByIds } from '../users/store.js';
 import { upsertUsers } from '../users/upsert.js';
+import { checkUniqueUsernames, lockUsernames } from '../users/usernames.js';
 import { RESERVED_FIELDS } from '../users/validation.js';
 
 /** Built-in fields a client may set about itself on connect. */
@@ -113,22 +115,29 @@ export function changesFor(row: UserRow, details: Details): Record<string, unkno
 /**
  * Creates or updates the connecting user, in one transaction. Concurrent connects of the same user are serialized
  * by a transaction-scoped advisory lock, so that two first connections can't both create (and the second replace)
- * the user.
+ * the user. A name written is held to the app's unique-username rule (code 6), as on the HTTP routes.
  */
 export async function syncConnectingUser(db: Kysely<Database>, userId: string, rawDetails: Record<string, unknown>): Promise<UserRow> {
   const details = splitDetails(rawDetails);
   return db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`connect:${userId}`}, 0))`.execute(trx);
     const [row] = await findUsersByIds(trx, [userId]);
-    if (!row) {
-      const request = { ...details.fields, id: userId, custom: details.custom as JsonObject } as UserRequest;
-      const [created] = await upsertUsers(trx, [request]);
-      return created!;
-    }
     // checkUserToken refused deactivated and deleted users already; the update refuses them too, should one have
     // been deactivated meanwhile.
-    const set = changesFor(row, details);
-    if (!set) return row;
-    return updateUserPartial(trx, { id: userId, set }, { userOnly: true });
+    const set = row ? changesFor(row, details) : undefined;
+    if (row && !set) return row;
+
+    const name = (row ? set!.name : details.fields.name) as string | undefined;
+    const uniqueNames = name === undefined ? 'no' : (await getAppSettings(trx)).enforce_unique_usernames;
+    if (uniqueNames !== 'no') await lockUsernames(trx, [name]);
+    let written: UserRow;
+    if (row) {
+      written = await updateUserPartial(trx, { id: userId, set: set! }, { userOnly: true });
+    } else {
+      const request = { ...details.fields, id: userId, custom: details.custom as JsonObject } as UserRequest;
+      [written] = (await upsertUsers(trx, [request])) as [UserRow];
+    }
+    await checkUniqueUsernames(trx, uniqueNames, [written]);
+    return written;
   });
 }

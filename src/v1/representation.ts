@@ -36,8 +36,8 @@ export function userV1(row: UserRow): UserV1 {
   return user;
 }
 
-/** The user as the connecting client sees itself (`me` of a WebSocket health.check). */
-export function ownUserV1(row: UserRow): UserV1 {
+/** The v1 twin of FullUserResponse (upsert, partial update, query): the chat-side fields this server holds none of. */
+export function fullUserV1(row: UserRow): UserV1 {
   const user = userV1(row);
   user.devices = [];
   user.mutes = [];
@@ -47,6 +47,34 @@ export function ownUserV1(row: UserRow): UserV1 {
   user.unread_channels = 0;
   user.unread_threads = 0;
   return user;
+}
+
+/** The user as the connecting client sees itself (`me` of a WebSocket health.check). */
+export function ownUserV1(row: UserRow): UserV1 {
+  return fullUserV1(row);
+}
+
+const V2_TIME_FIELDS = ['created_at', 'updated_at', 'last_active', 'deactivated_at', 'deleted_at', 'ban_expires', 'revoke_tokens_issued_before'];
+
+/** A v2 date-time (integer nanoseconds, a BigInt when read exactly) as v1 RFC3339 with microseconds. */
+export function nanosToRfc3339(value: bigint | number): string {
+  const nanos = typeof value === 'bigint' ? value : BigInt(Math.trunc(value));
+  // Floor division, so that dates before 1970 keep their microsecond.
+  const micros = nanos >= 0n ? nanos / 1000n : -((-nanos + 999n) / 1000n);
+  return microsToRfc3339(micros);
+}
+
+/**
+ * A user already written in the v2 shape (a stored task result, an export) rewritten in the v1 shape: the same
+ * object userV1 makes of the row — custom data flattened under the built-in fields, date-times as RFC3339.
+ */
+export function userV1FromV2(v2: Record<string, unknown>): UserV1 {
+  const { custom, bypass_moderation: _bypass, ...fields } = v2;
+  const user: Record<string, unknown> = { ...(custom as Record<string, unknown> | undefined) };
+  for (const [key, value] of Object.entries(fields)) {
+    user[key] = V2_TIME_FIELDS.includes(key) && (typeof value === 'bigint' || typeof value === 'number') ? nanosToRfc3339(value) : value;
+  }
+  return user as UserV1;
 }
 
 const REQUEST_FIELDS = ['id', 'name', 'image', 'role', 'teams', 'teams_role', 'language', 'invisible', 'privacy_settings'] as const;

@@ -4,7 +4,6 @@ import { StreamChat } from 'stream-chat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectPortFor, listenConnect } from '../../src/connect/plugin.js';
-import { USER_COLUMNS } from '../../src/users/store.js';
 import { API_KEY, API_SECRET, signToken, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -58,11 +57,6 @@ async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5_00
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** Whether USER_COLUMNS already computes `online` from user_connections (it is being added in parallel). */
-function presenceComputed(): boolean {
-  return USER_COLUMNS.compile(server.database.db).sql.includes('user_connections');
 }
 
 /** The error stream-chat rejects with: `new Error(JSON.stringify({code, StatusCode, message, isWSFailure}))`. */
@@ -141,11 +135,11 @@ describe('connectUser (stream-chat)', () => {
     expect(stored!.last_active).toBeInstanceOf(Date);
     expect(Math.abs(stored!.last_active!.getTime() - Date.now())).toBeLessThan(60_000);
     expect(await connectionCount('alice')).toBe(1);
-    if (presenceComputed()) expect(stored!.online).toBe(true);
+    expect(stored!.online).toBe(true);
 
     await client.disconnectUser();
     await waitFor(async () => (await connectionCount('alice')) === 0);
-    if (presenceComputed()) expect((await storedUser('alice'))!.online).toBe(false);
+    expect((await storedUser('alice'))!.online).toBe(false);
   });
 
   it('applies client-side rules: role, teams and teams_role sent by the client are ignored', async () => {
@@ -196,6 +190,24 @@ describe('connectUser (stream-chat)', () => {
     const stored = await storedUser('rush');
     expect(stored!.custom).toEqual({ f0: 0, f1: 1, f2: 2, f3: 3, f4: 4, f5: 5 });
     expect(await connectionCount('rush')).toBe(6);
+  });
+
+  it('holds a name sent on connect to the unique-username rule (code 6)', async () => {
+    await server.client.updateUsers({ users: { 'name-owner': { id: 'name-owner', name: 'Unique Name' } } });
+    await sql`UPDATE app_settings SET enforce_unique_usernames = 'app' WHERE id = 1`.execute(server.database.db);
+    try {
+      const error = await rejection(clientSide().connectUser({ id: 'name-taker', name: 'unique_name' }, serverSide.createToken('name-taker')));
+      expect(error).toMatchObject({ code: 6, isWSFailure: false });
+      expect(error.message).toContain("username 'unique_name' already exists");
+      expect(await storedUser('name-taker')).toBeUndefined();
+
+      // Without a name, or with the name it already has, the user connects.
+      const client = clientSide();
+      await client.connectUser({ id: 'name-owner', name: 'Unique Name' }, serverSide.createToken('name-owner'));
+      expect(client.user).toMatchObject({ name: 'Unique Name' });
+    } finally {
+      await sql`UPDATE app_settings SET enforce_unique_usernames = 'no' WHERE id = 1`.execute(server.database.db);
+    }
   });
 
   it("lets a guest connect with the token POST /guest returned, keeping the guest's role", async () => {
