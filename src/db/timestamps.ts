@@ -20,9 +20,10 @@ export function parsePgTimestamp(text: string): Micros {
 
 /** RFC3339 with microseconds, e.g. 2020-03-30T07:54:46.207332Z (the v1 wire format). */
 export function microsToRfc3339(micros: Micros): string {
-  const ms = micros / 1000n;
   const sub = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // 2020-03-30T07:54:46.207Z
+  // Whole seconds rounded down (not toward zero), so that an instant before 1970 keeps its second.
+  const seconds = (micros - sub) / 1_000_000n;
+  const iso = new Date(Number(seconds) * 1000).toISOString(); // 2020-03-30T07:54:46.000Z
   return `${iso.slice(0, 19)}.${sub.toString().padStart(6, '0')}Z`;
 }
 

@@ -81,6 +81,9 @@ export class Worker {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
+      // Let pending I/O run between rounds: PGlite answers queries without returning to the event loop, so a worker
+      // draining a backlog would otherwise keep HTTP requests waiting until the queue is empty.
+      await new Promise((resolve) => setImmediate(resolve));
       this.woken = false;
       const free = this.options.concurrency - this.running.size;
       let claimed: ClaimedTask[] = [];
@@ -115,6 +118,7 @@ export class Worker {
 
   private async execute(task: ClaimedTask): Promise<void> {
     const { db, logger, leaseMs } = this.options;
+    await new Promise((resolve) => setImmediate(resolve)); // see run()
     if (task.attempts > task.max_attempts) {
       // Claimed again after its lease ran out on the last allowed attempt (its process died each time).
       await failAttempt(db, task, { type: 'TaskInterrupted', description: 'the task was interrupted too many times' }, null);

@@ -22,7 +22,10 @@ function exportOf(row: UserRow): UserExport {
 }
 
 export async function exportUser(db: Executor, id: string): Promise<UserExport> {
-  return db.transaction().execute(async (trx) => exportOf((await lockExistingUsers(trx, [id]))[0]!));
+  return db.transaction().execute(async (trx) => {
+    await lockExistingUsers(trx, [id]);
+    return exportOf((await findUsersByIds(trx, [id]))[0]!);
+  });
 }
 
 /** Writes the export file of a task (once: a retried task finds its file already there). Returns the file id. */

@@ -12,20 +12,29 @@ export interface TaskSettings {
   maxAttempts: number;
 }
 
-/** Locks the users (in id order, so concurrent requests cannot deadlock) and fails on any unknown or deleted id. */
-export async function lockExistingUsers(trx: Executor, ids: readonly string[], what = 'user'): Promise<UserRow[]> {
+export interface LockedUser {
+  id: string;
+  deactivated_at: UserRow['deactivated_at'];
+}
+
+/**
+ * Locks the users (in id order, so concurrent requests cannot deadlock) and fails on any unknown or deleted id.
+ * Reads only what the checks need: this runs on every enqueue.
+ */
+export async function lockExistingUsers(trx: Executor, ids: readonly string[], what = 'user'): Promise<LockedUser[]> {
   for (const id of ids) checkUserId(id);
   const unique = [...new Set(ids)].sort();
-  const rows = await sql<UserRow>`
-    SELECT ${USER_COLUMNS} FROM users
-    WHERE users.id IN (${sql.join(unique.map((id) => sql`${id}`))})
-    ORDER BY users.id
+  const rows = await sql<LockedUser & { deleted_at: UserRow['deleted_at'] }>`
+    SELECT id, deactivated_at, deleted_at FROM users
+    WHERE id IN (${sql.join(unique.map((id) => sql`${id}`))})
+    ORDER BY id
     FOR UPDATE`.execute(trx);
   const live = new Map(rows.rows.filter((row) => row.deleted_at === null).map((row) => [row.id, row]));
-  for (const id of unique) {
-    if (!live.has(id)) throw notFound(`${what} "${id}" does not exist`);
-  }
-  return inIdOrder([...live.values()], unique);
+  return unique.map((id) => {
+    const row = live.get(id);
+    if (!row) throw notFound(`${what} "${id}" does not exist`);
+    return { id: row.id, deactivated_at: row.deactivated_at };
+  });
 }
 
 export function checkUserIds(ids: readonly string[], max: number) {

@@ -199,11 +199,11 @@ describe('enforce_unique_usernames', () => {
 
 describe('guest_user_creation_disabled', () => {
   it('refuses POST /guest with 403 code 17 while set', async () => {
-    await chat.updateAppSettings({ guest_user_creation_disabled: true });
+    await chat.updateAppSettings({ guest_user_creation_disabled: true } as never);
     const raw = await server.request('POST', '/guest', { headers: { 'stream-auth-type': 'anonymous', authorization: '' }, body: { user: { id: 'nope' } } });
     expect(raw.status).toBe(403);
     expect(raw.body).toMatchObject({ code: 17, message: 'CreateGuest failed with error: "guest user creation is disabled for this app"' });
-    await chat.updateAppSettings({ guest_user_creation_disabled: false });
+    await chat.updateAppSettings({ guest_user_creation_disabled: false } as never);
     const ok = await server.request('POST', '/guest', { headers: { 'stream-auth-type': 'anonymous', authorization: '' }, body: { user: { id: 'yes' } } });
     expect(ok.status).toBe(201);
   });
