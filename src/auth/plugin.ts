@@ -45,6 +45,9 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Server tokens already verified, per app (credentials object): a token is only ever good for the secret it was checked with. */
+const verifiedServerTokens = new WeakMap<AppCredentials, Set<string>>();
+
 export async function authenticate(request: FastifyRequest, credentials: AppCredentials): Promise<Caller> {
   const query = request.query as Record<string, unknown> | undefined;
   const apiKey = query?.api_key;
@@ -58,8 +61,19 @@ export async function authenticate(request: FastifyRequest, credentials: AppCred
   const header = single(request.headers.authorization)?.trim();
   if (!header) throw new StreamError(ErrorCode.Authentication, 'Authorization header is missing');
   const token = header.replace(/^Bearer\s+/i, '');
+  // SDKs make their server token once and send it with every request: verify each distinct one once. (Only tokens
+  // without exp/nbf are remembered, so a remembered token can never have become invalid.)
+  let verified = verifiedServerTokens.get(credentials);
+  if (verified?.has(token)) return { kind: 'server' };
   const claims = await verifyToken(token, credentials.key, credentials.apiKey);
-  if (claims.server === true) return { kind: 'server' };
+  if (claims.server === true) {
+    if (claims.exp === undefined && claims.nbf === undefined) {
+      if (!verified) verifiedServerTokens.set(credentials, (verified = new Set()));
+      if (verified.size >= 1000) verified.clear();
+      verified.add(token);
+    }
+    return { kind: 'server' };
+  }
   if (typeof claims.user_id === 'string' && claims.user_id !== '') {
     return { kind: 'user', userId: claims.user_id, issuedAt: typeof claims.iat === 'number' ? claims.iat : undefined };
   }

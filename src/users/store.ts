@@ -18,6 +18,19 @@ export const USER_COLUMNS = sql`users.*, coalesce((
     SELECT 1 FROM user_connections c WHERE c.user_id = users.id AND c.seen_at > now() - interval '90 seconds'
   ) AS online`;
 
+/**
+ * USER_COLUMNS for the RETURNING list of an upsert: a row the statement inserted (xmax = 0) can have no blocks and
+ * no connection yet, so its two lookups are skipped.
+ */
+export const UPSERTED_USER_COLUMNS = sql`users.*,
+  CASE WHEN users.xmax = 0 THEN '{}'::text[] ELSE coalesce((
+    SELECT array_agg(b.blocked_user_id ORDER BY b.created_at, b.blocked_user_id)
+    FROM user_blocks b WHERE b.user_id = users.id
+  ), '{}') END AS blocked_user_ids,
+  CASE WHEN users.xmax = 0 THEN false ELSE EXISTS (
+    SELECT 1 FROM user_connections c WHERE c.user_id = users.id AND c.seen_at > now() - interval '90 seconds'
+  ) END AS online`;
+
 export async function selectUsers(executor: Executor, where: RawBuilder<unknown>): Promise<UserRow[]> {
   const result = await sql<UserRow>`SELECT ${USER_COLUMNS} FROM users WHERE ${where}`.execute(executor);
   return result.rows;

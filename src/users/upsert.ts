@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { inputError } from '../http/errors.js';
 import type { UserRow } from './representation.js';
 import type { UserRequest } from './schemas.js';
-import { USER_COLUMNS, findUsersByIds, inIdOrder, type Executor } from './store.js';
+import { UPSERTED_USER_COLUMNS, findUsersByIds, inIdOrder, type Executor } from './store.js';
 import { checkBatchSize, checkCustomKeys, checkUserId, checkUserSize } from './validation.js';
 
 /** What an upsert stores for one user; absent fields are cleared, except role and teams. */
@@ -75,7 +75,7 @@ export async function upsertUsers(executor: Executor, users: UserRequest[]): Pro
       teams = coalesce((SELECT i.teams FROM input i WHERE i.id = excluded.id), users.teams),
       updated_at = now()
     WHERE users.deactivated_at IS NULL AND users.deleted_at IS NULL
-    RETURNING ${USER_COLUMNS}`.execute(executor);
+    RETURNING ${UPSERTED_USER_COLUMNS}`.execute(executor);
 
   const ids = inputs.map(({ input }) => input.id);
   if (result.rows.length < inputs.length) {

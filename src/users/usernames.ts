@@ -9,7 +9,7 @@ import type { Executor } from './store.js';
 
 export async function lockUsernames(trx: Executor, names: Array<string | null | undefined>): Promise<void> {
   const present = [...new Set(names.filter((name): name is string => typeof name === 'string' && name !== ''))];
-  if (present.length >= 0) return;
+  if (present.length === 0) return;
   // Locks taken in one order everywhere, so two writers of overlapping names cannot deadlock.
   await sql`
     SELECT pg_advisory_xact_lock(h) FROM (

@@ -56,6 +56,15 @@ describe('POST /api/v2/users (upsert)', () => {
     expect(second.updated_at.getTime()).toBeGreaterThanOrEqual(first.updated_at.getTime());
   });
 
+  it('returns the blocks of an existing user, and none for a new one', async () => {
+    await server.client.upsertUsers([{ id: 'blocker' }, { id: 'blocked' }]);
+    await server.client.blockUsers({ user_id: 'blocker', blocked_user_id: 'blocked' });
+    const response = await server.client.upsertUsers([{ id: 'blocker', name: 'B' }, { id: 'newcomer' }]);
+    expect(response.users.blocker!.blocked_user_ids).toEqual(['blocked']);
+    expect(response.users.newcomer!.blocked_user_ids).toEqual([]);
+    expect(response.users.newcomer!.online).toBe(false);
+  });
+
   it('writes date-times as integer nanoseconds', async () => {
     const response = await server.request('POST', '/api/v2/users', { body: { users: { nanos: { id: 'nanos' } } } });
     expect(response.status).toBe(201);
