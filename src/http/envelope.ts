@@ -144,6 +144,13 @@ export function registerEnvelope(app: FastifyInstance, limiter: RateLimiter, app
     }
   });
 
+  // A POST or PATCH without a body is an empty object (Fastify would otherwise fail even an all-optional schema).
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && (request.method === 'POST' || request.method === 'PATCH' || request.method === 'PUT')) {
+      request.body = {};
+    }
+  });
+
   // Every successful Stream response carries `duration`.
   app.addHook('preSerialization', async (request, reply, payload) => {
     if (payload && typeof payload === 'object' && !Array.isArray(payload) && reply.statusCode < 400) {

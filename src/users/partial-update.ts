@@ -49,7 +49,8 @@ function targetOf(key: string, userOnly: boolean): Target {
     const column = head as Column;
     if (parts.length > 1 && !JSON_COLUMNS.has(column)) throw inputError(`field "${head}" has no nested field "${parts.slice(1).join('.')}"`);
     if (column === 'privacy_settings' && parts.length > 1) checkPrivacyKey(parts[1]!);
-    if (userOnly && (column === 'role' || column === 'teams' || column === 'teams_role')) {
+    // A user may not change its own permissions, nor lift a revocation of its own tokens.
+    if (userOnly && (column === 'role' || column === 'teams' || column === 'teams_role' || column === 'revoke_tokens_issued_before')) {
       throw notAllowed(`user ${column} can only be updated server-side`);
     }
     return { column, path: parts.slice(1) };

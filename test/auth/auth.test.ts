@@ -166,6 +166,7 @@ describe('JWT', () => {
       ['POST', '/api/v2/users', { body: { users: { x: { id: 'x', name: 'hacked', role: 'admin' } } } }, 'UpdateUsers'],
       ['PATCH', '/api/v2/users', { body: { users: [{ id: 'y', set: { name: 'hacked' } }] } }, 'UpdateUsersPartial'],
       ['PATCH', '/api/v2/users', { body: { users: [{ id: 'x', set: { role: 'admin' } }] } }, 'UpdateUsersPartial'],
+      ['PATCH', '/api/v2/users', { body: { users: [{ id: 'x', set: { revoke_tokens_issued_before: null } }] } }, 'UpdateUsersPartial'],
       ['POST', '/api/v2/users/block', { body: { blocked_user_id: 'x', user_id: 'y' } }, 'BlockUsers'],
       ['GET', '/api/v2/users/block', { query: { user_id: 'y' } }, 'GetBlockedUsers'],
       ['POST', '/api/v2/users/y/deactivate', { body: {} }, 'DeactivateUser'],

@@ -221,6 +221,30 @@ describe('client-side callers on the v1 paths', () => {
     expect(teams.body).toMatchObject({ code: 17, message: 'UpdateUsersPartial failed with error: "user teams can only be updated server-side"' });
   });
 
+  it('serves stream-chat used client-side: connectUser, then queryUsers, partialUpdateUser, upsertUser and blocks as the user', async () => {
+    const client = new StreamChatClient(API_KEY, { baseURL: server.baseUrl, allowServerSideConnect: true, timeout: 10_000 });
+    connected.push(client);
+    await client.connectUser({ id: 'me', name: 'Me' }, userToken('me'));
+    // Requests now carry user_id and connection_id query parameters, and the user token.
+    const { users } = await client.queryUsers({ id: { $in: ['me', 'someone-else'] } }, { id: 1 });
+    expect(users.map((u) => u.id)).toEqual(['me', 'someone-else']);
+    expect(users[0]).toMatchObject({ id: 'me', name: 'Me' });
+
+    const partial = await client.partialUpdateUser({ id: 'me', set: { mood: 'connected' } as never });
+    expect(partial.users.me).toMatchObject({ mood: 'connected' });
+    // The user object the client holds (as of its connection), sent back whole with a change, is accepted: its
+    // read-only fields are ignored, and an upsert replaces the custom data with what it sends.
+    const held = client.user as unknown as Record<string, unknown>;
+    const upsert = await client.upsertUser({ ...held, hobby: 'chess' } as unknown as UserResponse);
+    expect(upsert.users.me).toMatchObject({ hobby: 'chess', mood: held.mood, created_at: held.created_at });
+    await expect(client.partialUpdateUser({ id: 'someone-else', set: { mood: 'x' } as never })).rejects.toMatchObject({ code: 17, status: 403 });
+
+    await client.blockUser('someone-else');
+    expect((await client.getBlockedUsers()).blocks.map((b) => b.blocked_user_id)).toEqual(['someone-else']);
+    await client.unBlockUser('someone-else');
+    expect((await client.getBlockedUsers()).blocks).toEqual([]);
+  });
+
   it('refuses user tokens on the server-side-only v1 paths with 403 code 17', async () => {
     const cases: Array<[string, string, unknown, string]> = [
       ['POST', '/users/someone-else/deactivate', {}, 'DeactivateUser'],
