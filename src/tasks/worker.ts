@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import { StreamError } from '../http/errors.js';
 import {
   claimTasks,
   completeTask,
@@ -144,9 +145,12 @@ export class Worker {
         logger?.warn({ task: task.id }, 'lease lost before completion; the effects were rolled back');
         return;
       }
-      const description = error instanceof Error ? error.message : String(error);
+      // A StreamError is a rejection of the task's input (e.g. a duplicate username): trying again cannot help.
+      const rejected = error instanceof StreamError;
+      const description = rejected ? error.detail : error instanceof Error ? error.message : String(error);
+      const type = rejected ? `StreamError ${error.code}` : error instanceof Error ? error.name : 'Error';
       logger?.warn({ err: error, task: task.id, attempt: task.attempts }, 'task attempt failed');
-      await failAttempt(db, task, { type: error instanceof Error ? error.name : 'Error', description }, this.retryDelay(task)).catch(
+      await failAttempt(db, task, { type, description }, rejected ? null : this.retryDelay(task)).catch(
         (failError) => logger?.error({ err: failError, task: task.id }, 'recording a task failure failed'),
       );
     } finally {

@@ -61,6 +61,24 @@ describe('deactivate and reactivate', () => {
     expect((await findUser('solo', false))?.id).toBe('solo');
   });
 
+  it('fails a bulk reactivation whose user lost its name meanwhile, without retrying and reactivating nobody', async () => {
+    await server.client.upsertUsers([{ id: 'zed-1', name: 'Zed' }, { id: 'other-1' }]);
+    await server.client.deactivateUser({ user_id: 'zed-1' });
+    await server.client.updateApp({ enforce_unique_usernames: 'app' });
+    try {
+      await server.client.upsertUsers([{ id: 'zed-2', name: 'zed' }]);
+      const { task_id } = await server.client.reactivateUsers({ user_ids: ['zed-1'] });
+      const task = await waitForTask(server.client, task_id);
+      expect(task.status).toBe('failed');
+      expect(task.error?.description).toBe("username 'Zed' already exists");
+      const row = await server.database.db.selectFrom('tasks').select('attempts').where('id', '=', task_id).executeTakeFirstOrThrow();
+      expect(row.attempts).toBe(1);
+      expect((await findUser('zed-1'))?.deactivated_at).toBeInstanceOf(Date);
+    } finally {
+      await server.client.updateApp({ enforce_unique_usernames: 'no' });
+    }
+  });
+
   it('refuses to reactivate an active user', async () => {
     await createUsers('active-one');
     await expect(server.client.reactivateUser({ user_id: 'active-one' })).rejects.toMatchObject({
