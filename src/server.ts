@@ -23,7 +23,13 @@ async function main() {
 
   let database;
   try {
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    // Each running task holds a connection for its transaction, and its lease renewals need another: leave room
+    // for both besides the requests.
+    database = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolSize: Math.max(20, config.taskConcurrency * 2 + 8),
+    });
   } catch (error) {
     if (error instanceof DataDirLockedError) {
       logger.fatal(error.message);

@@ -83,9 +83,24 @@ export interface ExportsTable {
   expires_at: ColumnType<Micros, string, string>;
 }
 
+export interface UserActivityTable {
+  /** First day of the calendar month, as 'YYYY-MM-DD'. */
+  month: ColumnType<Date | string, string, string>;
+  user_id: string;
+}
+
+export interface UserConnectionsTable {
+  id: string;
+  user_id: string;
+  connected_at: Timestamp;
+  seen_at: Timestamp;
+}
+
 export interface Database {
   tasks: TasksTable;
   exports: ExportsTable;
+  user_activity: UserActivityTable;
+  user_connections: UserConnectionsTable;
   users: UsersTable;
   user_blocks: UserBlocksTable;
   app_settings: AppSettingsTable;
