@@ -3,22 +3,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
-import { getAppSettings } from '../app-settings/service.js';
 import type { Database } from '../db/schema.js';
-import { enqueueTask } from '../tasks/queue.js';
 import { withErrors } from '../http/schemas.js';
 import { exportUser } from './export.js';
 import {
-  checkUserIds,
   deactivateUser,
   deleteUsers,
   enqueueDeactivation,
+  enqueueExport,
   enqueueReactivation,
-  lockExistingUsers,
   reactivateUser,
   restoreUsers,
   type DeleteOptions,
-  type ReactivateOptions,
   type TaskSettings,
 } from './lifecycle.js';
 import {
@@ -33,41 +29,12 @@ import {
   TaskIdResponse,
   UserResultResponse,
 } from './lifecycle-schemas.js';
-import { userV2, type UserRow } from './representation.js';
+import { userV2 } from './representation.js';
 import { DurationResponse } from './schemas.js';
-import { findUsersByIds } from './store.js';
-import { checkUniqueUsernames, lockUsernames } from './usernames.js';
 
 export interface LifecycleRoutesOptions {
   db: Kysely<Database>;
   tasks: TaskSettings;
-}
-
-/**
- * ReactivateUser, for both path families (v2 and stream-chat's v1). A user's name may have been taken while it was
- * deactivated: with unique usernames enforced, the name it comes back with (`name`, else its old one) is checked
- * under the same lock as upserts take, and `name` gives it a new one.
- */
-export async function reactivateUserUniquely(db: Kysely<Database>, userId: string, options: ReactivateOptions): Promise<UserRow> {
-  return db.transaction().execute(async (trx) => {
-    const { enforce_unique_usernames: mode } = await getAppSettings(trx);
-    if (mode !== 'no') {
-      const [stored] = await findUsersByIds(trx, [userId]);
-      await lockUsernames(trx, [options.name ?? stored?.name]);
-    }
-    const reactivated = await reactivateUser(trx, userId, options);
-    await checkUniqueUsernames(trx, mode, [reactivated]);
-    return reactivated;
-  });
-}
-
-/** ExportUsers, for both path families: checks the ids (1..25, existing users) and enqueues the task. */
-export async function enqueueUsersExport(db: Kysely<Database>, ids: string[], tasks: TaskSettings): Promise<string> {
-  return db.transaction().execute(async (trx) => {
-    checkUserIds(ids, 25);
-    await lockExistingUsers(trx, ids);
-    return enqueueTask(trx, 'ExportUsers', { user_ids: [...new Set(ids)] }, tasks);
-  });
 }
 
 const tags = ['users'];
@@ -104,7 +71,7 @@ export const lifecycleRoutes: FastifyPluginAsyncTypebox<LifecycleRoutesOptions> 
       response: withErrors({ 201: Type.Ref(UserResultResponse) }),
     },
     handler: async (request, reply) => {
-      const row = await reactivateUserUniquely(db, request.params.user_id, request.body ?? {});
+      const row = await db.transaction().execute((trx) => reactivateUser(trx, request.params.user_id, request.body ?? {}));
       reply.code(201);
       return { user: userV2(row) };
     },
@@ -192,7 +159,7 @@ export const lifecycleRoutes: FastifyPluginAsyncTypebox<LifecycleRoutesOptions> 
       response: withErrors({ 201: Type.Ref(TaskIdResponse) }),
     },
     handler: async (request, reply) => {
-      const taskId = await enqueueUsersExport(db, request.body.user_ids, tasks);
+      const taskId = await db.transaction().execute((trx) => enqueueExport(trx, request.body.user_ids, tasks));
       reply.code(201);
       return { task_id: taskId };
     },

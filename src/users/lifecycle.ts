@@ -1,11 +1,13 @@
 // Deactivation, reactivation, deletion and restore. Single-user calls act at once; bulk calls enqueue a task in the
 // request's transaction (tasks/handlers/ finish them). Unknown ids fail the whole request before anything changes.
 import { sql } from 'kysely';
+import { getAppSettings } from '../app-settings/service.js';
 import type { JsonObject } from '../db/schema.js';
 import { inputError, notFound } from '../http/errors.js';
 import { enqueueTask } from '../tasks/queue.js';
 import type { UserRow } from './representation.js';
 import { USER_COLUMNS, findUsersByIds, inIdOrder, type Executor } from './store.js';
+import { checkUniqueUsernames, lockUsernames } from './usernames.js';
 import { checkUserId } from './validation.js';
 
 export interface TaskSettings {
@@ -95,11 +97,27 @@ export async function deactivateUser(trx: Executor, id: string, options: Deactiv
   return row!;
 }
 
+/**
+ * Reactivates users, keeping usernames unique where the app enforces it: a name may have been taken while its user
+ * was deactivated, so the name each comes back with (`name`, else its old one) is checked under the same lock
+ * upserts take. A conflict fails the whole call (code 6), as a duplicate fails a whole upsert batch.
+ */
+export async function applyReactivationUniquely(trx: Executor, ids: readonly string[], options: ReactivateOptions): Promise<UserRow[]> {
+  const { enforce_unique_usernames: mode } = await getAppSettings(trx);
+  if (mode !== 'no') {
+    const stored = await findUsersByIds(trx, ids);
+    await lockUsernames(trx, stored.map((row) => options.name ?? row.name));
+  }
+  const rows = await applyReactivation(trx, ids, options);
+  await checkUniqueUsernames(trx, mode, rows);
+  return rows;
+}
+
 export async function reactivateUser(trx: Executor, id: string, options: ReactivateOptions): Promise<UserRow> {
   if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
   const [user] = await lockExistingUsers(trx, [id]);
   if (user!.deactivated_at === null) throw inputError(`user "${id}" is not deactivated, it can't be reactivated`);
-  const [row] = await applyReactivation(trx, [id], options);
+  const [row] = await applyReactivationUniquely(trx, [id], options);
   return row!;
 }
 
@@ -115,6 +133,13 @@ export async function enqueueReactivation(trx: Executor, ids: string[], options:
   if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
   await lockExistingUsers(trx, ids);
   return enqueueTask(trx, 'ReactivateUsers', { user_ids: [...new Set(ids)], options: options as JsonObject }, settings);
+}
+
+/** ExportUsers: 1 to 25 existing users. */
+export async function enqueueExport(trx: Executor, ids: string[], settings: TaskSettings): Promise<string> {
+  checkUserIds(ids, 25);
+  await lockExistingUsers(trx, ids);
+  return enqueueTask(trx, 'ExportUsers', { user_ids: [...new Set(ids)] }, settings);
 }
 
 export type DeleteMode = 'soft' | 'pruning' | 'hard';

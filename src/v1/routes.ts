@@ -20,12 +20,13 @@ import {
   deactivateUser,
   deleteUsers,
   enqueueDeactivation,
+  enqueueExport,
   enqueueReactivation,
+  reactivateUser,
   restoreUsers,
   type DeleteOptions,
   type TaskSettings,
 } from '../users/lifecycle.js';
-import { enqueueUsersExport, reactivateUserUniquely } from '../users/lifecycle-routes.js';
 import {
   DeactivateUserRequest,
   DeactivateUsersRequest,
@@ -295,7 +296,7 @@ export const v1Routes: FastifyPluginAsyncTypebox<V1RoutesOptions> = async (app, 
       response: withErrors({ 201: Type.Ref(UserResultResponseV1) }),
     },
     handler: async (request, reply) => {
-      const row = await reactivateUserUniquely(db, request.params.user_id, request.body ?? {});
+      const row = await db.transaction().execute((trx) => reactivateUser(trx, request.params.user_id, request.body ?? {}));
       reply.code(201);
       return { user: userV1(row) };
     },
@@ -432,7 +433,7 @@ export const v1Routes: FastifyPluginAsyncTypebox<V1RoutesOptions> = async (app, 
       response: withErrors({ 201: Type.Ref(TaskIdResponse) }),
     },
     handler: async (request, reply) => {
-      const taskId = await enqueueUsersExport(db, request.body.user_ids, tasks);
+      const taskId = await db.transaction().execute((trx) => enqueueExport(trx, request.body.user_ids, tasks));
       reply.code(201);
       return { task_id: taskId };
     },
