@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { appSettingsRoutes, appSettingsSchemas } from './app-settings/routes.js';
+import { AppSettingsCache } from './app-settings/service.js';
 import { registerAuth, type AppCredentials } from './auth/plugin.js';
 import { ActivityRecorder } from './auth/user-state.js';
 import { registerConnect } from './connect/plugin.js';
@@ -121,12 +122,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const apiSecret = () => deps.credentials.apiSecret;
   const tasks = { maxAttempts: deps.taskMaxAttempts ?? 5 };
-  await app.register(usersRoutes, { prefix: '/api/v2', db: deps.db, credentials: () => deps.credentials });
+  const settings = new AppSettingsCache(deps.db);
+  await app.register(usersRoutes, { prefix: '/api/v2', db: deps.db, credentials: () => deps.credentials, settings });
   await app.register(lifecycleRoutes, { prefix: '/api/v2', db: deps.db, tasks });
   await app.register(tasksRoutes, { prefix: '/api/v2', db: deps.db, apiSecret, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { db: deps.db, apiSecret });
-  await app.register(appSettingsRoutes, { db: deps.db, appName: () => deps.credentials.apiKey });
-  await app.register(v1Routes, { db: deps.db, credentials: () => deps.credentials, tasks, publicUrl: deps.publicUrl });
+  await app.register(appSettingsRoutes, { db: deps.db, settings, appName: () => deps.credentials.apiKey });
+  await app.register(v1Routes, { db: deps.db, settings, credentials: () => deps.credentials, tasks, publicUrl: deps.publicUrl });
   registerConnect(app, { db: deps.db, credentials: () => deps.credentials, activity });
   return app;
 }

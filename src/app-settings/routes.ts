@@ -7,7 +7,7 @@ import type { Database, Micros } from '../db/schema.js';
 import { microsToNanos } from '../db/timestamps.js';
 import { inputError } from '../http/errors.js';
 import { Duration, Nanos, StringEnum, withErrors } from '../http/schemas.js';
-import { getAppSettings, updateAppSettings } from './service.js';
+import { getAppSettings, type AppSettingsCache } from './service.js';
 
 export const AppResponseFields = Type.Object(
   {
@@ -60,10 +60,11 @@ export async function appResponseFields<T>(db: Kysely<Database>, name: string, t
 
 export interface AppSettingsRoutesOptions {
   db: Kysely<Database>;
+  settings: AppSettingsCache;
   appName: () => string;
 }
 
-export const appSettingsRoutes: FastifyPluginAsyncTypebox<AppSettingsRoutesOptions> = async (app, { db, appName }) => {
+export const appSettingsRoutes: FastifyPluginAsyncTypebox<AppSettingsRoutesOptions> = async (app, { db, settings, appName }) => {
   app.route({
     method: 'GET',
     url: '/api/v2/app',
@@ -87,7 +88,7 @@ export const appSettingsRoutes: FastifyPluginAsyncTypebox<AppSettingsRoutesOptio
       response: withErrors({ 200: Type.Object({ duration: Duration }) }),
     },
     handler: async (request) => {
-      await updateAppSettings(db, request.body as Record<string, unknown>);
+      await settings.update(request.body as Record<string, unknown>);
       return {};
     },
   });

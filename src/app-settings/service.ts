@@ -66,3 +66,32 @@ export async function updateAppSettings(db: Kysely<Database>, patch: Record<stri
     .onConflict((oc) => oc.column('id').doUpdateSet(changes))
     .execute();
 }
+
+/**
+ * The settings as hot paths read them: kept for up to a second, and dropped at once when this process changes them.
+ * A change made through another instance reaches this one within that second.
+ */
+export class AppSettingsCache {
+  private cached: { settings: AppSettings; at: number } | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ttlMs = 1_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Never call inside a transaction of the same database: on PGlite that waits forever (one connection). */
+  async get(): Promise<AppSettings> {
+    const cached = this.cached;
+    if (cached && this.now() - cached.at < this.ttlMs) return cached.settings;
+    const settings = await getAppSettings(this.db);
+    this.cached = { settings, at: this.now() };
+    return settings;
+  }
+
+  async update(patch: Record<string, unknown>): Promise<void> {
+    this.cached = undefined;
+    await updateAppSettings(this.db, patch);
+    this.cached = undefined;
+  }
+}

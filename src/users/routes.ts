@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import type { FastifyRequest } from 'fastify';
+import type { AppSettingsCache } from '../app-settings/service.js';
 import type { AppCredentials } from '../auth/plugin.js';
 import type { Database } from '../db/schema.js';
 import { microsToNanos } from '../db/timestamps.js';
@@ -38,12 +39,13 @@ import {
 export interface UsersRoutesOptions {
   db: Kysely<Database>;
   credentials: () => AppCredentials;
+  settings: AppSettingsCache;
 }
 
 const tags = ['users'];
 
-export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { db, credentials }) => {
-  const as = (request: FastifyRequest): OperationContext => ({ db, caller: request.caller, credentials: credentials() });
+export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { db, credentials, settings }) => {
+  const as = (request: FastifyRequest): OperationContext => ({ db, caller: request.caller, credentials: credentials(), settings });
 
   app.route({
     method: 'POST',

@@ -43,8 +43,10 @@ export function toUpsertInput(user: UserRequest): { input: UpsertInput; json: st
 /**
  * Replace semantics: the fields sent replace the stored ones and name, image, custom, language, invisible,
  * privacy_settings and teams_role that are not sent are cleared; role and teams keep their stored values when
- * omitted. Server-kept fields are never touched. Deactivated and deleted users are refused, and then nothing of the
- * batch is written (the caller's transaction rolls back on the thrown error).
+ * omitted. Server-kept fields are never touched.
+ *
+ * One statement, atomic on its own (it needs no surrounding transaction): it first locks the batch's existing users
+ * in id order and reads their latest state, and writes nothing at all when any of them is deactivated or deleted.
  */
 export async function upsertUsers(executor: Executor, users: UserRequest[]): Promise<UserRow[]> {
   checkBatchSize(users.length);
@@ -58,10 +60,17 @@ export async function upsertUsers(executor: Executor, users: UserRequest[]): Pro
         id text, name text, image text, role text, teams text[], teams_role jsonb, language text,
         invisible boolean, privacy_settings jsonb, custom jsonb)
     )
+    , existing AS (
+      SELECT u.id, u.deactivated_at, u.deleted_at FROM users u JOIN input i ON i.id = u.id
+      ORDER BY u.id
+      FOR UPDATE OF u
+    )
     INSERT INTO users (id, name, image, role, language, teams, teams_role, invisible, privacy_settings, custom)
     SELECT i.id, i.name, i.image, coalesce(i.role, 'user'), coalesce(i.language, ''), coalesce(i.teams, '{}'),
            i.teams_role, coalesce(i.invisible, false), i.privacy_settings, coalesce(i.custom, '{}')
     FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.deactivated_at IS NOT NULL OR e.deleted_at IS NOT NULL)
+    ORDER BY i.id
     ON CONFLICT (id) DO UPDATE SET
       name = excluded.name,
       image = excluded.image,
@@ -79,12 +88,14 @@ export async function upsertUsers(executor: Executor, users: UserRequest[]): Pro
 
   const ids = inputs.map(({ input }) => input.id);
   if (result.rows.length < inputs.length) {
+    // Nothing was written: say why.
     const written = new Set(result.rows.map((row) => row.id));
     const refused = await findUsersByIds(executor, ids.filter((id) => !written.has(id)));
     for (const user of refused) {
       if (user.deleted_at !== null) throw inputError(`user "${user.id}" was deleted, it can't be updated`);
       if (user.deactivated_at !== null) throw inputError(`user "${user.id}" was deactivated, reactivate it before updating`);
     }
+    throw new Error(`upsert wrote ${result.rows.length} of ${inputs.length} users without a refused one`);
   }
   return inIdOrder(result.rows, ids);
 }

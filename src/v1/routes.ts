@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { appResponseFields, UpdateAppRequest } from '../app-settings/routes.js';
-import { updateAppSettings } from '../app-settings/service.js';
+import type { AppSettingsCache } from '../app-settings/service.js';
 import type { AppCredentials } from '../auth/plugin.js';
 import type { Database } from '../db/schema.js';
 import { microsToRfc3339 } from '../db/timestamps.js';
@@ -73,6 +73,7 @@ import {
 
 export interface V1RoutesOptions {
   db: Kysely<Database>;
+  settings: AppSettingsCache;
   credentials: () => AppCredentials;
   tasks: TaskSettings;
   /** Base of export download links; else taken from the request. */
@@ -118,8 +119,8 @@ export function legacyDeleteOptions(query: { hard_delete?: string; mark_messages
   };
 }
 
-export const v1Routes: FastifyPluginAsyncTypebox<V1RoutesOptions> = async (app, { db, credentials, tasks, publicUrl }) => {
-  const as = (request: FastifyRequest): OperationContext => ({ db, caller: request.caller, credentials: credentials() });
+export const v1Routes: FastifyPluginAsyncTypebox<V1RoutesOptions> = async (app, { db, settings, credentials, tasks, publicUrl }) => {
+  const as = (request: FastifyRequest): OperationContext => ({ db, caller: request.caller, credentials: credentials(), settings });
   const taskOptions = { db, apiSecret: () => credentials().apiSecret, publicUrl };
 
   // ---- users: query, upsert, partial update (and token revocation through it)
@@ -483,7 +484,7 @@ export const v1Routes: FastifyPluginAsyncTypebox<V1RoutesOptions> = async (app, 
       response: withErrors({ 200: Type.Ref(DurationResponse) }),
     },
     handler: async (request) => {
-      await updateAppSettings(db, request.body as Record<string, unknown>);
+      await settings.update(request.body as Record<string, unknown>);
       return {};
     },
   });

@@ -86,6 +86,24 @@ describe('POST /api/v2/users (upsert)', () => {
     expect(query.users).toHaveLength(0);
   });
 
+  it('writes nothing of a batch that holds a deactivated or deleted user', async () => {
+    await server.client.upsertUsers([{ id: 'batch-frozen', name: 'F' }, { id: 'batch-gone' }]);
+    await server.client.deactivateUser({ user_id: 'batch-frozen' });
+    await server.client.deleteUsers({ user_ids: ['batch-gone'] });
+    await expect(
+      server.client.upsertUsers([{ id: 'batch-fresh' }, { id: 'batch-frozen', name: 'changed' }]),
+    ).rejects.toMatchObject({ code: 4, message: expect.stringContaining('"batch-frozen" was deactivated') });
+    await expect(server.client.upsertUsers([{ id: 'batch-gone' }, { id: 'batch-fresh' }])).rejects.toMatchObject({
+      code: 4,
+      message: expect.stringContaining('"batch-gone" was deleted'),
+    });
+    const rows = await server.database.db.selectFrom('users').select(['id', 'name']).where('id', 'like', 'batch-%').orderBy('id').execute();
+    expect(rows).toEqual([
+      { id: 'batch-frozen', name: 'F' },
+      { id: 'batch-gone', name: null },
+    ]);
+  });
+
   it('rejects more than 100 users', async () => {
     const users = Array.from({ length: 101 }, (_, i) => ({ id: `many-${i}` }));
     await expect(server.client.upsertUsers(users)).rejects.toMatchObject({ code: 4 });
