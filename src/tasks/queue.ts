@@ -1,7 +1,7 @@
 // The task table's operations. Every write that ends a run is fenced on (lease owner, attempt): a worker whose lease
 // ran out and was taken over can no longer record anything.
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database, JsonObject, Micros, TaskStatus } from '../db/schema.js';
 import { toJsonText } from '../http/json.js';
 
@@ -77,15 +77,23 @@ export async function claimTasks(db: Executor, owner: string, limit: number, lea
   return result.rows;
 }
 
+/** The fence of every write that ends or extends a run: the task is still this run's (same owner and attempt). */
+function heldBy(task: ClaimedTask) {
+  return (eb: ExpressionBuilder<Database, 'tasks'>) =>
+    eb.and([
+      eb('id', '=', task.id),
+      eb('lease_owner', '=', task.lease_owner),
+      eb('attempts', '=', task.attempts),
+      eb('status', '=', 'running'),
+    ]);
+}
+
 /** Extends a running task's lease; false when the lease is no longer this worker's. */
 export async function renewLease(db: Executor, task: ClaimedTask, leaseMs: number): Promise<boolean> {
   const result = await db
     .updateTable('tasks')
     .set({ lease_expires_at: sql`now() + make_interval(secs => ${leaseMs / 1000})` as never })
-    .where('id', '=', task.id)
-    .where('lease_owner', '=', task.lease_owner)
-    .where('attempts', '=', task.attempts)
-    .where('status', '=', 'running')
+    .where(heldBy(task))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
@@ -102,10 +110,7 @@ export async function completeTask(trx: Executor, task: ClaimedTask, result: unk
       lease_expires_at: null,
       updated_at: sql`now()` as never,
     })
-    .where('id', '=', task.id)
-    .where('lease_owner', '=', task.lease_owner)
-    .where('attempts', '=', task.attempts)
-    .where('status', '=', 'running')
+    .where(heldBy(task))
     .executeTakeFirst();
   return Number(updated.numUpdatedRows) === 1;
 }
@@ -129,10 +134,7 @@ export async function failAttempt(
       lease_expires_at: null,
       updated_at: sql`now()` as never,
     })
-    .where('id', '=', task.id)
-    .where('lease_owner', '=', task.lease_owner)
-    .where('attempts', '=', task.attempts)
-    .where('status', '=', 'running')
+    .where(heldBy(task))
     .executeTakeFirst();
   return Number(updated.numUpdatedRows) === 1;
 }
@@ -148,10 +150,7 @@ export async function releaseTask(db: Executor, task: ClaimedTask): Promise<void
       lease_expires_at: null,
       updated_at: sql`now()` as never,
     })
-    .where('id', '=', task.id)
-    .where('lease_owner', '=', task.lease_owner)
-    .where('attempts', '=', task.attempts)
-    .where('status', '=', 'running')
+    .where(heldBy(task))
     .execute();
 }
 
