@@ -3,7 +3,7 @@
 import { microsToRfc3339, nowMicros } from '../db/timestamps.js';
 import type { StreamError } from '../http/errors.js';
 import type { UserRow } from '../users/representation.js';
-import { ownUserV1, type UserV1 } from '../v1/representation.js';
+import { fullUserV1, type UserV1 } from '../v1/representation.js';
 
 const MORE_INFO = 'https://getstream.io/chat/docs/api_errors_response';
 
@@ -28,7 +28,7 @@ export function healthCheck(connectionId: string, me?: UserV1): string {
 
 /** `me` of a user connection: the stored user as the v1 own-user shape, online since it is connected. */
 export function ownUser(row: UserRow): UserV1 {
-  return ownUserV1({ ...row, online: true });
+  return fullUserV1({ ...row, online: true });
 }
 
 /** `me` of an anonymous connection, built in memory: the anonymous user is never stored. */

@@ -77,15 +77,20 @@ export function userV2(row: UserRow): UserV2 {
   return user;
 }
 
-/** Adds the chat-side fields this server holds none of. Assigned in place: a spread here was the hottest line of an upsert. */
+/** The chat-side fields of a full user, which this server holds none of: empty in both representations. */
+export function withEmptyChatFields<T extends object>(user: T) {
+  // Assigned in place: a spread here was the hottest line of an upsert.
+  return Object.assign(user, {
+    devices: [],
+    mutes: [],
+    channel_mutes: [],
+    unread_count: 0,
+    total_unread_count: 0,
+    unread_channels: 0,
+    unread_threads: 0,
+  });
+}
+
 export function fullUserV2(row: UserRow): FullUserV2 {
-  const user = userV2(row) as FullUserV2;
-  user.devices = [];
-  user.mutes = [];
-  user.channel_mutes = [];
-  user.unread_count = 0;
-  user.total_unread_count = 0;
-  user.unread_channels = 0;
-  user.unread_threads = 0;
-  return user;
+  return withEmptyChatFields(userV2(row));
 }

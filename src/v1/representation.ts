@@ -1,7 +1,7 @@
 // The v1 wire shape that `stream-chat` speaks: custom data flattened to the top level of the user and date-times as
 // RFC3339 strings with microseconds. Requests arrive flattened the same way and become the service's UserRequest.
 import { microsToRfc3339 } from '../db/timestamps.js';
-import type { UserRow } from '../users/representation.js';
+import { withEmptyChatFields, type UserRow } from '../users/representation.js';
 import type { UserRequest } from '../users/schemas.js';
 import { RESERVED_FIELDS } from '../users/validation.js';
 
@@ -36,22 +36,9 @@ export function userV1(row: UserRow): UserV1 {
   return user;
 }
 
-/** The v1 twin of FullUserResponse (upsert, partial update, query): the chat-side fields this server holds none of. */
+/** The v1 twin of FullUserResponse (upsert, partial update, query; and `me` of a WebSocket health.check). */
 export function fullUserV1(row: UserRow): UserV1 {
-  const user = userV1(row);
-  user.devices = [];
-  user.mutes = [];
-  user.channel_mutes = [];
-  user.unread_count = 0;
-  user.total_unread_count = 0;
-  user.unread_channels = 0;
-  user.unread_threads = 0;
-  return user;
-}
-
-/** The user as the connecting client sees itself (`me` of a WebSocket health.check). */
-export function ownUserV1(row: UserRow): UserV1 {
-  return fullUserV1(row);
+  return withEmptyChatFields(userV1(row));
 }
 
 const V2_TIME_FIELDS = ['created_at', 'updated_at', 'last_active', 'deactivated_at', 'deleted_at', 'ban_expires', 'revoke_tokens_issued_before'];
