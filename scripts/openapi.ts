@@ -2,7 +2,7 @@
 // test/openapi.test.ts, which checks that the committed file is what this produces.
 import type { Kysely } from 'kysely';
 import { buildApp } from '../src/app.js';
-import { credentialsOf } from '../src/credentials.js';
+import { credentialsOf } from '../src/auth/core.js';
 import { openDatabase } from '../src/db/database.js';
 import type { Database } from '../src/db/schema.js';
 

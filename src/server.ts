@@ -3,13 +3,13 @@ import pino from 'pino';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { connectPortFor, listenConnect } from './connect/plugin.js';
-import { resolveCredentials } from './credentials.js';
+import { resolveCredentials } from './auth/credentials.js';
 import { openDatabase } from './db/database.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrate } from './db/migrate.js';
-import { taskHandlers } from './tasks/handlers/index.js';
+import { taskHandlers } from './tasks/handlers.js';
 import { Worker } from './tasks/worker.js';
-import { purgeExpiredExports } from './users/export.js';
+import { purgeExpiredExports } from './exports/service.js';
 
 const EXPORT_PURGE_INTERVAL_MS = 10 * 60_000;
 
@@ -70,7 +70,7 @@ async function main() {
 
   const worker = new Worker({
     db: database.db,
-    handlers: taskHandlers,
+    handlers: taskHandlers(app.services),
     listen: database.listen,
     leaseMs: config.taskLeaseMs,
     concurrency: config.taskConcurrency,

@@ -1,10 +1,9 @@
 // The app's settings this server honours: token revocation for the whole app, guest creation, unique usernames,
-// multi-tenancy. One row (app_settings.id = 1), read on each request that depends on it so that every instance
-// applies a change at once.
-import { sql, type Kysely } from 'kysely';
-import type { Database, Micros } from '../db/schema.js';
+// multi-tenancy. Hot paths read them through AppSettingsCache (kept for up to a second).
+import type { Db, Micros } from '../db/schema.js';
 import { requestTimeToSql } from '../db/timestamps.js';
 import { inputError } from '../http/errors.js';
+import { readSettingsRow, writeSettings, type SettingsChange } from './store.js';
 
 export type UniqueUsernames = 'no' | 'app' | 'team';
 
@@ -15,12 +14,8 @@ export interface AppSettings {
   multi_tenant_enabled: boolean;
 }
 
-export async function getAppSettings(db: Kysely<Database>): Promise<AppSettings> {
-  const row = await db
-    .selectFrom('app_settings')
-    .select(['revoke_tokens_issued_before', 'guest_user_creation_disabled', 'enforce_unique_usernames', 'multi_tenant_enabled'])
-    .where('id', '=', 1)
-    .executeTakeFirst();
+async function readSettings(db: Db): Promise<AppSettings> {
+  const row = await readSettingsRow(db);
   return {
     revoke_tokens_issued_before: row?.revoke_tokens_issued_before ?? null,
     guest_user_creation_disabled: row?.guest_user_creation_disabled ?? false,
@@ -31,40 +26,33 @@ export async function getAppSettings(db: Kysely<Database>): Promise<AppSettings>
 
 const SETTABLE = new Set(['revoke_tokens_issued_before', 'guest_user_creation_disabled', 'enforce_unique_usernames', 'multi_tenant_enabled']);
 
-/** Applies a PATCH /app body. Settings this server does not implement are refused rather than silently dropped. */
-export async function updateAppSettings(db: Kysely<Database>, patch: Record<string, unknown>): Promise<void> {
-  const changes: Record<string, unknown> = {};
+/** Validates a PATCH /app body. Settings this server does not implement are refused rather than silently dropped. */
+function settingsChange(patch: Record<string, unknown>): SettingsChange {
+  const change: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
     if (!SETTABLE.has(key)) throw inputError(`app setting "${key}" is not supported by this server`);
     switch (key) {
       case 'revoke_tokens_issued_before': {
         if (value === null) {
-          changes[key] = null;
+          change[key] = null;
           break;
         }
         const time = requestTimeToSql(value);
         if (time === undefined) throw inputError('revoke_tokens_issued_before must be an RFC3339 date-time or null');
-        changes[key] = sql`${time}::timestamptz`;
+        change[key] = time;
         break;
       }
       case 'enforce_unique_usernames':
         if (value !== 'no' && value !== 'app' && value !== 'team') throw inputError('enforce_unique_usernames must be one of [no app team]');
-        changes[key] = value;
+        change[key] = value;
         break;
       default:
         if (typeof value !== 'boolean') throw inputError(`${key} must be a boolean`);
-        changes[key] = value;
+        change[key] = value;
     }
   }
-  if (Object.keys(changes).length === 0) return;
-  // An upsert: the row is made when the server starts (resolveCredentials), but an app built without that step
-  // (buildApp alone, as tests and embedders do) must not answer 200 to a change it silently dropped.
-  await db
-    .insertInto('app_settings')
-    .values({ id: 1, ...changes })
-    .onConflict((oc) => oc.column('id').doUpdateSet(changes))
-    .execute();
+  return change as SettingsChange;
 }
 
 /**
@@ -75,7 +63,7 @@ export class AppSettingsCache {
   private cached: { settings: AppSettings; at: number } | undefined;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly ttlMs = 1_000,
     private readonly now: () => number = Date.now,
   ) {}
@@ -84,14 +72,21 @@ export class AppSettingsCache {
   async get(): Promise<AppSettings> {
     const cached = this.cached;
     if (cached && this.now() - cached.at < this.ttlMs) return cached.settings;
-    const settings = await getAppSettings(this.db);
+    const settings = await readSettings(this.db);
     this.cached = { settings, at: this.now() };
     return settings;
   }
 
+  /** The settings as stored now, read through `db` (a transaction's handle inside one). */
+  read(db: Db): Promise<AppSettings> {
+    return readSettings(db);
+  }
+
   async update(patch: Record<string, unknown>): Promise<void> {
+    const change = settingsChange(patch);
+    if (Object.keys(change).length === 0) return;
     this.cached = undefined;
-    await updateAppSettings(this.db, patch);
+    await writeSettings(this.db, change);
     this.cached = undefined;
   }
 }

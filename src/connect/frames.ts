@@ -1,11 +1,9 @@
 // The frames the server sends on a connection: health.check events (the first one carries `me`) and the error
 // frame of a rejected connection, in Stream's error envelope.
 import { microsToRfc3339, nowMicros } from '../db/timestamps.js';
+import { envelopeOf } from '../http/envelope.js';
 import type { StreamError } from '../http/errors.js';
-import type { UserRow } from '../users/representation.js';
-import { fullUserV1, type UserV1 } from '../v1/representation.js';
-
-const MORE_INFO = 'https://getstream.io/chat/docs/api_errors_response';
+import { fullUserV1, type UserRow, type UserV1 } from '../users/representation.js';
 
 function now(): string {
   return microsToRfc3339(nowMicros());
@@ -66,15 +64,5 @@ export function anonymousUser(): UserV1 {
  * `{error}` first frame (StableWSConnection.onmessage → `isWSFailure: false`), instead of retrying.
  */
 export function errorFrame(error: StreamError, startedAt: bigint): string {
-  const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
-  return JSON.stringify({
-    error: {
-      code: error.code,
-      message: `Connect failed with error: "${error.detail}"`,
-      StatusCode: error.statusCode,
-      duration: `${ms.toFixed(2)}ms`,
-      more_info: MORE_INFO,
-      details: [],
-    },
-  });
+  return JSON.stringify({ error: envelopeOf('Connect', error, startedAt) });
 }

@@ -4,8 +4,8 @@
 //   1. The upgrade is always accepted (on `/connect`), so that a refusal can be told to the client: stream-chat reports
 //      a connection as rejected only when its first frame is `{error}` (then the socket closes with 1000); an HTTP
 //      status on the upgrade, or any other close, is a network failure that it retries for ~15 s.
-//   2. Credentials (handshake.ts), then the user's stored state (checkUserToken: deactivated, deleted → 5; revoked
-//      token → 40), then the user is created or updated from `user_details` (user-sync.ts).
+//   2. Credentials (handshake.ts, through auth/core.ts), then the user's stored state (deactivated, deleted → 5;
+//      revoked token → 40), then the user is created or updated from `user_details` (service.ts admitUser).
 //   3. A `user_connections` row is written (the user is online while a row of theirs is fresh), activity is recorded,
 //      and the first frame, a health.check with `connection_id` and `me`, is sent.
 //   4. Every client ping (`[{"type":"health.check",…}]`) is answered with a health.check. Every HEARTBEAT interval the
@@ -19,21 +19,17 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import { sql, type Kysely } from 'kysely';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AppCredentials } from '../auth/plugin.js';
-import { ActivityRecorder, checkUserToken } from '../auth/user-state.js';
-import type { Database } from '../db/schema.js';
-import { ErrorCode, StreamError } from '../http/errors.js';
-import { findUsersByIds } from '../users/store.js';
-import type { UserV1 } from '../v1/representation.js';
+import { ActivityRecorder } from '../activity/service.js';
+import type { ServiceContext } from '../context.js';
+import { ErrorCode, StreamError, databaseInputError } from '../http/errors.js';
+import type { UserV1 } from '../users/representation.js';
 import { anonymousUser, errorFrame, healthCheck, ownUser } from './frames.js';
 import { authenticateConnect, isConnectPath } from './handshake.js';
-import { syncConnectingUser } from './user-sync.js';
+import { addPresence, admitUser, connectedUser, refreshConnections, removePresence } from './service.js';
 
 export interface ConnectHubOptions {
-  db: Kysely<Database>;
-  credentials: () => AppCredentials;
+  ctx: ServiceContext;
   /** Shared with the HTTP auth path when given, so that last_active is written at most once a minute per user. */
   activity?: ActivityRecorder;
   logger?: FastifyBaseLogger;
@@ -91,14 +87,14 @@ function isClientPing(message: unknown): boolean {
   return Array.isArray(message) ? message.some(isHealthCheck) : isHealthCheck(message);
 }
 
-/** A PostgreSQL data exception (class 22) or size limit (54000) means a value the client sent can't be stored. */
-function asStreamError(error: unknown): StreamError | undefined {
-  if (error instanceof StreamError) return error;
-  const sqlState = (error as { code?: unknown } | null)?.code;
-  if (typeof sqlState === 'string' && /^(22[0-9A-Z]{3}|54000)$/.test(sqlState)) {
-    return new StreamError(ErrorCode.Input, 'a value in user_details can not be stored');
-  }
-  return undefined;
+function rejectionOf(error: unknown): StreamError | undefined {
+  return error instanceof StreamError ? error : databaseInputError(error, 'a value in user_details');
+}
+
+/** The close reason of a connection whose token went bad (a close reason holds at most 123 bytes: no user id in it). */
+function closeReason(refusal: StreamError): string {
+  if (refusal.code !== ErrorCode.Authentication) return 'token was revoked';
+  return refusal.detail.endsWith('was deleted') ? 'user was deleted' : 'user was deactivated';
 }
 
 export class ConnectHub {
@@ -113,7 +109,7 @@ export class ConnectHub {
   private closing = false;
 
   constructor(private readonly options: ConnectHubOptions) {
-    this.activity = options.activity ?? new ActivityRecorder(options.db);
+    this.activity = options.activity ?? new ActivityRecorder(options.ctx.db);
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
   }
 
@@ -174,7 +170,7 @@ export class ConnectHub {
         this.startHeartbeat();
       }
     } catch (error) {
-      const rejection = asStreamError(error);
+      const rejection = rejectionOf(error);
       if (rejection) {
         connection.send(errorFrame(rejection, connection.startedAt));
         connection.close(CLOSE_REJECTED, 'connection rejected');
@@ -185,23 +181,21 @@ export class ConnectHub {
       }
     }
     await connection.closedPromise;
-    if (connection.stored) {
-      await sql`DELETE FROM user_connections WHERE id = ${connection.id}`.execute(this.options.db);
-    }
+    if (connection.stored) await removePresence(this.options.ctx, connection.id);
   }
 
   /** The handshake; returns `me`, or undefined when the socket closed meanwhile. */
   private async open(connection: Connection, url: string): Promise<UserV1 | undefined> {
-    const { db } = this.options;
+    const { ctx } = this.options;
     if (this.closing) return undefined; // accepted while shutting down: closed with 1001 already
-    const caller = await authenticateConnect(url, this.options.credentials());
+    const caller = await authenticateConnect(url, ctx.credentials());
     if (caller.kind === 'anonymous') return anonymousUser();
 
-    await checkUserToken(db, caller.userId, caller.issuedAt);
-    await syncConnectingUser(db, caller.userId, caller.details);
+    const token = { userId: caller.userId, issuedAt: caller.issuedAt };
+    await admitUser(ctx, token, caller.details);
     if (connection.closed) return undefined;
-    await sql`INSERT INTO user_connections (id, user_id) VALUES (${connection.id}, ${caller.userId})`.execute(db);
-    connection.stored = { userId: caller.userId, issuedAt: caller.issuedAt };
+    await addPresence(ctx, connection.id, caller.userId);
+    connection.stored = token;
     if (connection.closed) return undefined;
     try {
       await this.activity.record(caller.userId);
@@ -209,9 +203,7 @@ export class ConnectHub {
       this.options.logger?.warn({ err: error, userId: caller.userId }, 'recording activity failed');
     }
     // Read after the row and the activity are written, so that `me` has last_active (and online, blocked ids).
-    const [row] = await findUsersByIds(db, [caller.userId]);
-    if (!row) throw new StreamError(ErrorCode.Authentication, `user "${caller.userId}" was deleted`);
-    return ownUser(row);
+    return ownUser(await connectedUser(ctx, caller.userId));
   }
 
   private startHeartbeat() {
@@ -248,35 +240,17 @@ export class ConnectHub {
     }
   }
 
-  /** Refreshes seen_at of live connections, and ends those whose user or token is no longer valid. */
+  /** Refreshes the presence of live connections, and ends those whose user or token is no longer valid. */
   private async refresh(connections: Connection[]) {
-    const { db } = this.options;
-    const rows = JSON.stringify(
-      connections.map((c) => ({ id: c.id, user_id: c.stored!.userId, iat: c.stored!.issuedAt ?? null })),
+    const ended = await refreshConnections(
+      this.options.ctx,
+      this.activity,
+      connections.map((c) => ({ id: c.id, token: c.stored! })),
     );
-    await sql`
-      UPDATE user_connections SET seen_at = now()
-      WHERE id IN (SELECT c.id FROM jsonb_to_recordset(${rows}::jsonb) AS c(id uuid))`.execute(db);
-    const ended = await sql<{ id: string; reason: string }>`
-      SELECT c.id, CASE
-          WHEN u.id IS NULL OR u.deleted_at IS NOT NULL THEN 'user was deleted'
-          WHEN u.deactivated_at IS NOT NULL THEN 'user was deactivated'
-          ELSE 'token was revoked' END AS reason
-      FROM jsonb_to_recordset(${rows}::jsonb) AS c(id uuid, user_id text, iat double precision)
-      LEFT JOIN users u ON u.id = c.user_id
-      LEFT JOIN app_settings a ON a.id = 1
-      WHERE u.id IS NULL OR u.deleted_at IS NOT NULL OR u.deactivated_at IS NOT NULL
-         OR (u.revoke_tokens_issued_before IS NOT NULL
-             AND (c.iat IS NULL OR to_timestamp(trunc(c.iat)) < u.revoke_tokens_issued_before))
-         OR (a.revoke_tokens_issued_before IS NOT NULL
-             AND (c.iat IS NULL OR to_timestamp(trunc(c.iat)) < a.revoke_tokens_issued_before))`.execute(db);
-    const byId = new Map(connections.map((c) => [c.id, c]));
-    for (const { id, reason } of ended.rows) byId.get(id)?.close(CLOSE_POLICY, reason);
-    // A live connection is activity: last_active keeps moving (once a minute at most) and a connection that stays
-    // open into a new month counts the user in that month too.
-    const endedIds = new Set(ended.rows.map((row) => row.id));
-    const users = new Set(connections.filter((c) => !endedIds.has(c.id)).map((c) => c.stored!.userId));
-    for (const userId of users) await this.activity.record(userId);
+    for (const connection of connections) {
+      const refusal = ended.get(connection.id);
+      if (refusal) connection.close(CLOSE_POLICY, closeReason(refusal));
+    }
   }
 
   /** Closes every connection (1001: clients reconnect, to another instance or after the restart) and waits for their rows to be deleted. */

@@ -6,10 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { AppCredentials } from '../auth/plugin.js';
-import type { ActivityRecorder } from '../auth/user-state.js';
-import type { Database } from '../db/schema.js';
+import type { ActivityRecorder } from '../activity/service.js';
+import type { ServiceContext } from '../context.js';
 import { ConnectHub } from './hub.js';
 
 declare module 'fastify' {
@@ -20,8 +18,7 @@ declare module 'fastify' {
 }
 
 export interface ConnectDeps {
-  db: Kysely<Database>;
-  credentials: () => AppCredentials;
+  ctx: ServiceContext;
   activity?: ActivityRecorder;
   heartbeatMs?: number;
 }

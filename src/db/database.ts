@@ -1,10 +1,10 @@
 // Opens the database: PostgreSQL through a pg Pool when a URL is given, else the embedded PGlite in a data folder.
 // Both are configured to parse values the same way: int8 → number, timestamptz → bigint microseconds.
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './lock.js';
-import type { Database } from './schema.js';
+import type { Database, Db } from './schema.js';
 import { parsePgTimestamp } from './timestamps.js';
 
 const INT8_OID = 20;
@@ -105,5 +105,15 @@ async function openPglite(dataDir: string, loadDataDir?: Blob | File): Promise<D
   } catch (error) {
     lock?.release();
     throw error;
+  }
+}
+
+/** Whether the database answers a query now. */
+export async function pingDatabase(db: Db): Promise<boolean> {
+  try {
+    await sql`SELECT 1`.execute(db);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -1,5 +1,6 @@
-// Applies the numbered SQL files in migrations/ in order, each in its own transaction, once. An advisory lock makes
-// concurrent starters (several instances on one PostgreSQL) wait for each other instead of racing.
+// Applies the numbered SQL files in migrations/ in order, each once, all pending ones in one transaction (a start that
+// fails leaves the schema as it was). An advisory lock makes concurrent starters (several instances on one PostgreSQL)
+// wait for each other instead of racing.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

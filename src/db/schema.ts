@@ -1,6 +1,6 @@
 // Kysely's view of the schema created by migrations/. Timestamps are read as bigint microseconds since the
 // epoch (see parsers in database.ts) and written as RFC3339 strings or SQL expressions.
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
 
 /** Microseconds since the Unix epoch. */
 export type Micros = bigint;
@@ -106,3 +106,12 @@ export interface Database {
   app_settings: AppSettingsTable;
   schema_migrations: SchemaMigrationsTable;
 }
+
+/** The database handle. Reads take it; so do writes that are atomic on their own. */
+export type Db = Kysely<Database>;
+
+/**
+ * An open transaction. A write that is only correct inside one (it validates after writing, or must see its own
+ * locks) takes a Tx, so that the type system refuses the bare handle (Transaction is nominal: it has private fields).
+ */
+export type Tx = Transaction<Database>;

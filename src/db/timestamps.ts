@@ -31,14 +31,6 @@ export function microsToNanos(micros: Micros): bigint {
   return micros * 1000n;
 }
 
-export function microsToDate(micros: Micros): Date {
-  return new Date(Number(micros / 1000n));
-}
-
-export function secondsToMicros(seconds: number): Micros {
-  return BigInt(Math.trunc(seconds)) * 1_000_000n;
-}
-
 export function nowMicros(): Micros {
   return BigInt(Date.now()) * 1000n;
 }

@@ -2,7 +2,7 @@
 // parsing quirks, and the error envelope {code, message, StatusCode, duration, more_info, details} for every
 // failure (unknown route, malformed or oversized body, schema failure, thrown StreamError, internal error).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, StreamError } from './errors.js';
+import { ErrorCode, StreamError, databaseInputError } from './errors.js';
 import type { RateLimiter } from './rate-limit.js';
 
 const MORE_INFO = 'https://getstream.io/chat/docs/api_errors_response';
@@ -24,7 +24,7 @@ export function formatDuration(startedAt: bigint): string {
   return `${ms.toFixed(2)}ms`;
 }
 
-export function operationOf(request: FastifyRequest): string {
+function operationOf(request: FastifyRequest): string {
   // Stream's OperationId names the operation in messages and rate limits: the route schema's operationId, unless
   // the route says otherwise (v1 paths share Stream's names with their v2 twins, while OpenAPI needs unique ids).
   const configured = request.routeOptions.config?.operation;
@@ -60,17 +60,8 @@ function toStreamError(error: FastifyError | StreamError | Error): StreamError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new StreamError(ErrorCode.Input, 'invalid JSON body');
   }
-  // A PostgreSQL data exception (SQLSTATE class 22: a NUL character, a lone surrogate, a date out of range...) or a
-  // size limit (54000: e.g. a name too long for its btree index) means the request carried a value the database
-  // cannot hold or compare: bad input, not a server failure. The statement failed, so the request's transaction
-  // rolls back and nothing is written.
-  const sqlState = (error as { code?: unknown }).code;
-  if (typeof sqlState === 'string' && /^(22[0-9A-Z]{3}|54000)$/.test(sqlState)) {
-    return new StreamError(
-      ErrorCode.Input,
-      sqlState === '54000' ? 'a value in the request is too long to be stored' : `invalid value: ${error.message}`,
-    );
-  }
+  const rejected = databaseInputError(error);
+  if (rejected) return rejected;
   if (error instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {
     return new StreamError(ErrorCode.Input, 'invalid JSON body');
   }
@@ -80,17 +71,22 @@ function toStreamError(error: FastifyError | StreamError | Error): StreamError {
   return new StreamError(ErrorCode.Internal, 'internal server error');
 }
 
-export function errorEnvelope(request: FastifyRequest, error: StreamError): ErrorEnvelope {
+/** Stream's error envelope of `error`, for an operation's request: `<operation> failed with error: "<detail>"`. */
+export function envelopeOf(operation: string, error: StreamError, startedAt: bigint): ErrorEnvelope {
   const envelope: ErrorEnvelope = {
     code: error.code,
-    message: `${operationOf(request)} failed with error: "${error.detail}"`,
+    message: `${operation} failed with error: "${error.detail}"`,
     StatusCode: error.statusCode,
-    duration: formatDuration(request.startedAt ?? process.hrtime.bigint()),
+    duration: formatDuration(startedAt),
     more_info: MORE_INFO,
     details: [],
   };
   if (error.exceptionFields) envelope.exception_fields = error.exceptionFields;
   return envelope;
+}
+
+function errorEnvelope(request: FastifyRequest, error: StreamError): ErrorEnvelope {
+  return envelopeOf(operationOf(request), error, request.startedAt ?? process.hrtime.bigint());
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: StreamError) {
@@ -101,20 +97,15 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: StreamEr
  * Errors Node's HTTP parser raises before Fastify sees a request (headers over the limit, a malformed request line)
  * still get Stream's envelope.
  */
-export function answerClientError(error: Error & { code?: string }, socket: import('node:net').Socket) {
+export function answerClientError(parseError: Error & { code?: string }, socket: import('node:net').Socket) {
   if (!socket.writable) return;
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const body = JSON.stringify({
-    code: tooLarge ? ErrorCode.MaxHeaderSize : ErrorCode.Input,
-    message: `Request failed with error: "${tooLarge ? 'request headers are too large' : 'malformed HTTP request'}"`,
-    StatusCode: status,
-    duration: '0.00ms',
-    more_info: MORE_INFO,
-    details: [],
-  } satisfies ErrorEnvelope);
+  const tooLarge = parseError.code === 'HPE_HEADER_OVERFLOW';
+  const error = tooLarge
+    ? new StreamError(ErrorCode.MaxHeaderSize, 'request headers are too large')
+    : new StreamError(ErrorCode.Input, 'malformed HTTP request', { statusCode: 400 });
+  const body = JSON.stringify({ ...envelopeOf('Request', error, process.hrtime.bigint()), duration: '0.00ms' });
   socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${error.statusCode} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
       `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

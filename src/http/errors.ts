@@ -53,3 +53,15 @@ export class StreamError extends Error {
 export const inputError = (detail: string) => new StreamError(ErrorCode.Input, detail);
 export const notFound = (detail: string) => new StreamError(ErrorCode.DoesNotExist, detail);
 export const notAllowed = (detail: string) => new StreamError(ErrorCode.NotAllowed, detail);
+
+/**
+ * A PostgreSQL data exception (SQLSTATE class 22: a NUL character, a lone surrogate, a date out of range...) or a size
+ * limit (54000: e.g. a name too long for its btree index) means the request carried a value the database cannot hold
+ * or compare: bad input, not a server failure. The statement failed, so its transaction rolled back and nothing was
+ * written. The database's own message stays in the server log.
+ */
+export function databaseInputError(error: unknown, subject = 'a value in the request'): StreamError | undefined {
+  const sqlState = (error as { code?: unknown } | null)?.code;
+  if (typeof sqlState !== 'string' || !/^(22[0-9A-Z]{3}|54000)$/.test(sqlState)) return undefined;
+  return inputError(sqlState === '54000' ? `${subject} is too long to be stored` : `${subject} can not be stored`);
+}

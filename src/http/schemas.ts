@@ -1,5 +1,5 @@
 // Wire-level schema pieces shared by every capability.
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type ObjectOptions, type TProperties, type TSchema } from '@sinclair/typebox';
 
 /**
  * A date-time written as integer nanoseconds since the epoch. The value is a BigInt, which Fastify's serializer
@@ -35,9 +35,29 @@ export function withErrors<T extends Record<number, TSchema>>(success: T) {
   };
 }
 
-export const ApiKeyQuery = Type.Object({ api_key: Type.Optional(Type.String()) });
-
 /** A string enum written as JSON Schema `enum` (clearer validation messages and OpenAPI than a union of literals). */
 export function StringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
   return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
+/** A v1 date-time: RFC3339 with microseconds, e.g. 2020-03-30T07:54:46.207332Z. */
+export const DateTimeV1 = Type.String({ format: 'date-time', description: 'RFC3339 with microseconds, e.g. 2020-03-30T07:54:46.207332Z' });
+
+/**
+ * What the schemas of one path family are made of (api/representation.ts): v2 writes date-times as integer
+ * nanoseconds and nests custom data, v1 writes RFC3339 and flattens it. A schema that carries users or date-times is
+ * declared once, as a function of the family, and made twice; the v1 one is named with the suffix V1.
+ */
+export interface Family<Request extends TSchema = TSchema, User extends TSchema = TSchema, FullUser extends TSchema = TSchema> {
+  suffix: '' | 'V1';
+  time: TSchema;
+  userRequest: Request;
+  user: User;
+  fullUser: FullUser;
+}
+
+/** An object schema of a family, named `<name><suffix>` ($id and title). */
+export function named<P extends TProperties>(family: Pick<Family, 'suffix'>, name: string, properties: P, options: ObjectOptions = {}) {
+  const id = `${name}${family.suffix}`;
+  return Type.Object(properties, { $id: id, title: id, ...options });
 }

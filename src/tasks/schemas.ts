@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { Duration, JsonObject, Nanos } from '../http/schemas.js';
+// Schemas of GET tasks/{id}: the response is made for each family (date-times and the users in results differ).
+import { Duration, JsonObject, named, type Family } from '../http/schemas.js';
+import { V1, V2 } from '../users/schemas.js';
 
 export const TaskStatusSchema = Type.Union(
   ['waiting', 'pending', 'running', 'completed', 'failed'].map((status) => Type.Literal(status)),
@@ -15,17 +17,22 @@ export const ErrorResult = Type.Object(
   { $id: 'ErrorResult', title: 'ErrorResult' },
 );
 
-export const GetTaskResponse = Type.Object(
-  {
-    task_id: Type.String({ format: 'uuid' }),
-    status: TaskStatusSchema,
-    created_at: Nanos,
-    updated_at: Nanos,
-    result: Type.Optional(JsonObject),
-    error: Type.Optional(Type.Ref(ErrorResult)),
-    duration: Duration,
-  },
-  { $id: 'GetTaskResponse', title: 'GetTaskResponse' },
-);
+export function tasksCarriers(family: Family) {
+  return {
+    GetTaskResponse: named(family, 'GetTaskResponse', {
+      task_id: Type.String({ format: 'uuid' }),
+      status: TaskStatusSchema,
+      created_at: family.time,
+      updated_at: family.time,
+      result: Type.Optional(
+        family.suffix === 'V1' ? Type.Record(Type.String(), Type.Unknown(), { description: 'users in it are in the v1 shape' }) : JsonObject,
+      ),
+      error: Type.Optional(Type.Ref(ErrorResult)),
+      duration: Duration,
+    }),
+  };
+}
 
+export const { GetTaskResponse } = tasksCarriers(V2);
 export const tasksSchemas = [ErrorResult, GetTaskResponse];
+export const tasksSchemasV1 = Object.values(tasksCarriers(V1));

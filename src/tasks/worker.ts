@@ -4,23 +4,23 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import type { Db, Tx } from '../db/schema.js';
 import { StreamError } from '../http/errors.js';
 import {
   claimTasks,
-  completeTask,
   failAttempt,
   releaseTask,
   renewLease,
+  runAndComplete,
   TASKS_CHANNEL,
   type ClaimedTask,
-  type Executor,
-} from './queue.js';
+} from './store.js';
 
 /** A task handler: applies the task's effects through `trx` and returns its result. Must be idempotent. */
-export type TaskHandler = (trx: Executor, task: ClaimedTask) => Promise<unknown>;
+export type TaskHandler = (trx: Tx, task: ClaimedTask) => Promise<unknown>;
 
 export interface WorkerOptions {
-  db: Executor;
+  db: Db;
   handlers: Record<string, TaskHandler>;
   /** Subscribes to NOTIFY; returns an unsubscribe function. */
   listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
@@ -135,10 +135,7 @@ export class Worker {
       renewLease(db, task, leaseMs).catch((error) => logger?.warn({ err: error, task: task.id }, 'lease renewal failed'));
     }, Math.max(50, Math.floor(leaseMs / 3)));
     try {
-      await db.transaction().execute(async (trx) => {
-        const result = await handler(trx, task);
-        if (!(await completeTask(trx, task, result))) throw new LeaseLostError();
-      });
+      if (!(await runAndComplete(db, task, (trx) => handler(trx, task)))) throw new LeaseLostError();
       logger?.debug({ task: task.id, type: task.type }, 'task completed');
     } catch (error) {
       if (error instanceof LeaseLostError) {

@@ -1,5 +1,7 @@
-// Stream's limits on user data (reference §5).
+// Stream's limits and rules on user data (reference §5).
 import { inputError } from '../http/errors.js';
+import { isPlainObject } from '../lib/json.js';
+import type { UserRow } from './representation.js';
 
 export const MAX_USERS_PER_REQUEST = 100;
 export const MAX_USER_BYTES = 5 * 1024;
@@ -43,4 +45,33 @@ export function checkUserSize(user: { id: string; [field: string]: unknown } | {
     throw inputError(`user "${user.id}" is too large: ${bytes} bytes, the maximum is ${MAX_USER_BYTES} bytes`);
   }
   return json;
+}
+
+/** The settings a privacy_settings object may hold, each {enabled: boolean}. */
+export const PRIVACY_KEYS: ReadonlySet<string> = new Set(['typing_indicators', 'read_receipts', 'delivery_receipts']);
+
+/**
+ * What a partial update leaves in the JSON columns with a fixed shape must still have it (the merge and the dotted
+ * paths run in SQL, so this checks the result): each privacy setting {enabled: boolean}, teams_role team → role.
+ */
+export function checkStoredShape(row: UserRow) {
+  if (row.privacy_settings !== null) {
+    for (const key of PRIVACY_KEYS) {
+      const setting = row.privacy_settings[key];
+      if (setting !== undefined && !(isPlainObject(setting) && typeof setting.enabled === 'boolean')) {
+        throw inputError(`privacy_settings.${key} must be an object {"enabled": true or false}`);
+      }
+    }
+  }
+  if (row.teams_role !== null && Object.values(row.teams_role).some((role) => typeof role !== 'string')) {
+    throw inputError('teams_role must map each team to a role string');
+  }
+}
+
+/** The size rule on a stored row: what the user holds, as a partial update left it. */
+export function checkStoredSize(row: UserRow) {
+  checkUserSize({
+    id: row.id, name: row.name, image: row.image, role: row.role, teams: row.teams, teams_role: row.teams_role,
+    language: row.language, invisible: row.invisible, privacy_settings: row.privacy_settings, custom: row.custom,
+  });
 }

@@ -3,8 +3,8 @@ import { createHmac } from 'node:crypto';
 import { StreamClient } from '@stream-io/node-sdk';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
-import { credentialsOf } from '../../src/credentials.js';
-import { taskHandlers } from '../../src/tasks/handlers/index.js';
+import { credentialsOf } from '../../src/auth/core.js';
+import { taskHandlers } from '../../src/tasks/handlers.js';
 import { Worker, type WorkerOptions } from '../../src/tasks/worker.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -47,7 +47,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       ? undefined
       : new Worker({
           db: database.db,
-          handlers: taskHandlers,
+          handlers: taskHandlers(app.services),
           listen: database.listen,
           leaseMs: 30_000,
           concurrency: 4,

@@ -96,10 +96,9 @@ describe.runIf(usingPostgres)('two worker processes on one database', () => {
     const db = database!.db;
     const { sql } = await import('kysely');
     await sql`CREATE TABLE task_runs (task_id uuid NOT NULL, worker integer NOT NULL, attempt integer NOT NULL)`.execute(db);
-    const { upsertUsers } = await import('../../src/users/upsert.js');
-    const { enqueueTask } = await import('../../src/tasks/queue.js');
+    const { enqueueTask } = await import('../../src/tasks/store.js');
     const ids = Array.from({ length: 60 }, (_, i) => `multi-${i}`);
-    await db.transaction().execute((trx) => upsertUsers(trx, ids.map((id) => ({ id }))));
+    await db.insertInto('users').values(ids.map((id) => ({ id }))).execute();
     const workers = [
       start('test/fixtures/worker-process.ts', { ...env, WORKER_MODE: 'record' }),
       start('test/fixtures/worker-process.ts', { ...env, WORKER_MODE: 'record' }),

@@ -1,7 +1,7 @@
 // The task queue and worker against the real database: claiming, fencing, retries, leases, wake-up, shutdown.
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { claimTasks, completeTask, enqueueTask } from '../../src/tasks/queue.js';
+import { claimTasks, completeTask, enqueueTask } from '../../src/tasks/store.js';
 import { Worker, type TaskHandler, type WorkerOptions } from '../../src/tasks/worker.js';
 import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database.js';
 

@@ -3,7 +3,7 @@
 // is the one the query endpoint runs: buildQueryUsersSql from src/users/query.ts.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildQueryUsersSql } from '../../src/users/query.js';
+import { buildQueryUsersSql } from '../../src/users/store/query.js';
 import type { QueryUsersPayload } from '../../src/users/schemas.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 

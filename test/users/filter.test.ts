@@ -13,7 +13,7 @@ import {
 } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamError } from '../../src/http/errors.js';
-import { compileFilter, compileSort } from '../../src/users/filter.js';
+import { compileFilter, compileSort } from '../../src/users/store/filter.js';
 
 // Compiles without a database: only the SQL text and the bind parameters matter here.
 const db = new Kysely<any>({

@@ -1,0 +1,35 @@
+// Who was active when: `last_active` and monthly active users, from user-token requests and WebSocket connections
+// (guests count, anonymous callers never do).
+import type { Db } from '../db/schema.js';
+import { inputError } from '../http/errors.js';
+import { countActiveUsers, markActiveThisMonth, touchLastActive } from './store.js';
+
+const ACTIVITY_INTERVAL_MS = 60_000;
+
+/**
+ * Records that a user was active: `last_active` (at most once a minute per user and process, not on every request)
+ * and the user's row for this calendar month, which counts them as a monthly active user.
+ */
+export class ActivityRecorder {
+  private readonly lastRecorded = new Map<string, number>();
+  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+
+  async record(userId: string): Promise<void> {
+    const now = this.now();
+    const last = this.lastRecorded.get(userId);
+    if (last !== undefined && now - last < ACTIVITY_INTERVAL_MS) return;
+    if (this.lastRecorded.size > 100_000) this.lastRecorded.clear();
+    // Not created yet: counted from its first request as a user.
+    if (!(await touchLastActive(this.db, userId))) return;
+    await markActiveThisMonth(this.db, userId);
+    this.lastRecorded.set(userId, now);
+  }
+}
+
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+/** Monthly active users of a month (YYYY-MM; default the current month, UTC). */
+export async function monthlyActiveUsers(db: Db, month = new Date().toISOString().slice(0, 7)): Promise<{ month: string; active_users: number }> {
+  if (!MONTH.test(month)) throw inputError('month must look like YYYY-MM');
+  return { month, active_users: await countActiveUsers(db, `${month}-01`) };
+}

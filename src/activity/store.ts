@@ -1,0 +1,21 @@
+// Activity rows: users.last_active, and one user_activity row per user and calendar month (monthly active users).
+import { sql } from 'kysely';
+import type { Db } from '../db/schema.js';
+
+/** Sets last_active to now; false when the user does not exist (yet) or is deleted. */
+export async function touchLastActive(db: Db, userId: string): Promise<boolean> {
+  const updated = await sql`UPDATE users SET last_active = now() WHERE id = ${userId} AND deleted_at IS NULL`.execute(db);
+  return Number(updated.numAffectedRows ?? 0n) > 0;
+}
+
+export async function markActiveThisMonth(db: Db, userId: string): Promise<void> {
+  await sql`
+    INSERT INTO user_activity (month, user_id) VALUES (date_trunc('month', now())::date, ${userId})
+    ON CONFLICT DO NOTHING`.execute(db);
+}
+
+/** Distinct users active in a month, given as its first day ('YYYY-MM-01'). */
+export async function countActiveUsers(db: Db, firstDay: string): Promise<number> {
+  const result = await sql<{ n: number }>`SELECT count(*)::int AS n FROM user_activity WHERE month = ${firstDay}::date`.execute(db);
+  return result.rows[0]?.n ?? 0;
+}

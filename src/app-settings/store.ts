@@ -1,0 +1,57 @@
+// The app_settings row (one: this server hosts one app): the settings this server honours, and the credentials
+// generated on the embedded default.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, Micros } from '../db/schema.js';
+
+export interface StoredSettings {
+  revoke_tokens_issued_before: Micros | null;
+  guest_user_creation_disabled: boolean;
+  enforce_unique_usernames: string;
+  multi_tenant_enabled: boolean;
+}
+
+export async function readSettingsRow(db: Db): Promise<StoredSettings | undefined> {
+  return db
+    .selectFrom('app_settings')
+    .select(['revoke_tokens_issued_before', 'guest_user_creation_disabled', 'enforce_unique_usernames', 'multi_tenant_enabled'])
+    .where('id', '=', 1)
+    .executeTakeFirst();
+}
+
+/** A change of settings, each value already validated; a date-time is RFC3339 text PostgreSQL reads as timestamptz. */
+export interface SettingsChange {
+  revoke_tokens_issued_before?: string | null;
+  guest_user_creation_disabled?: boolean;
+  enforce_unique_usernames?: string;
+  multi_tenant_enabled?: boolean;
+}
+
+export async function writeSettings(db: Db, change: SettingsChange): Promise<void> {
+  const values: Record<string, unknown> = { ...change };
+  if (typeof change.revoke_tokens_issued_before === 'string') {
+    values.revoke_tokens_issued_before = sql`${change.revoke_tokens_issued_before}::timestamptz`;
+  }
+  // An upsert: the row is made by the migrations, but a database restored without it must not answer 200 to a
+  // change it silently dropped.
+  await db
+    .insertInto('app_settings')
+    .values({ id: 1, ...values })
+    .onConflict((oc) => oc.column('id').doUpdateSet(values))
+    .execute();
+}
+
+/** The generated credentials, generating them the first time (concurrent starters agree on one pair). */
+export async function generatedCredentials(db: Db): Promise<{ apiKey: string; apiSecret: string }> {
+  await db.insertInto('app_settings').values({ id: 1 }).onConflict((oc) => oc.column('id').doNothing()).execute();
+  const row = await db
+    .updateTable('app_settings')
+    .set((eb) => ({
+      generated_api_key: eb.fn.coalesce('generated_api_key', eb.val(randomBytes(6).toString('hex'))),
+      generated_api_secret: eb.fn.coalesce('generated_api_secret', eb.val(randomBytes(32).toString('base64url'))),
+    }))
+    .where('id', '=', 1)
+    .returning(['generated_api_key', 'generated_api_secret'])
+    .executeTakeFirstOrThrow();
+  return { apiKey: row.generated_api_key!, apiSecret: row.generated_api_secret! };
+}

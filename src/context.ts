@@ -1,0 +1,26 @@
+// What every service is given: the database, the app's settings as hot paths read them, the app's credentials, and
+// how tasks are enqueued. buildApp makes one; the WebSocket hub, the worker's task handlers and the dashboard share it.
+import { AppSettingsCache } from './app-settings/service.js';
+import type { AppCredentials } from './auth/core.js';
+import type { Db } from './db/schema.js';
+
+export interface TaskSettings {
+  /** Attempts a task gets before it is failed for good. */
+  maxAttempts: number;
+}
+
+export interface ServiceContext {
+  db: Db;
+  settings: AppSettingsCache;
+  credentials: () => AppCredentials;
+  tasks: TaskSettings;
+}
+
+export function createServiceContext(deps: { db: Db; credentials: AppCredentials; taskMaxAttempts?: number }): ServiceContext {
+  return {
+    db: deps.db,
+    settings: new AppSettingsCache(deps.db),
+    credentials: () => deps.credentials,
+    tasks: { maxAttempts: deps.taskMaxAttempts ?? 5 },
+  };
+}

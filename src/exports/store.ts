@@ -1,0 +1,32 @@
+// Export files, kept in the database so that any instance can serve a download link.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, Micros, Tx } from '../db/schema.js';
+
+/** Stores a task's file once: a retried task finds its file already there. Returns the file id. */
+export async function insertExportFile(trx: Tx, taskId: string, content: string, ttlSeconds: number): Promise<string> {
+  const inserted = await sql<{ id: string }>`
+    INSERT INTO exports (id, task_id, content, expires_at)
+    VALUES (${randomUUID()}::uuid, ${taskId}::uuid, ${content}, now() + make_interval(secs => ${ttlSeconds}))
+    ON CONFLICT (task_id) DO NOTHING
+    RETURNING id::text AS id`.execute(trx);
+  if (inserted.rows[0]) return inserted.rows[0].id;
+  const existing = await sql<{ id: string }>`SELECT id::text AS id FROM exports WHERE task_id = ${taskId}::uuid`.execute(trx);
+  return existing.rows[0]!.id;
+}
+
+export async function findExportExpiry(db: Db, fileId: string): Promise<Micros | undefined> {
+  const file = await db.selectFrom('exports').select('expires_at').where('id', '=', fileId).executeTakeFirst();
+  return file?.expires_at;
+}
+
+/** The content of a file that has not expired. */
+export async function readLiveExport(db: Db, fileId: string): Promise<string | undefined> {
+  const file = await sql<{ content: string }>`SELECT content FROM exports WHERE id = ${fileId}::uuid AND expires_at > now()`.execute(db);
+  return file.rows[0]?.content;
+}
+
+export async function deleteExpiredExports(db: Db): Promise<number> {
+  const result = await db.deleteFrom('exports').where('expires_at', '<', sql<bigint>`now()`).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,211 @@
+// Deactivation, reactivation, deletion and restore. Single-user calls act at once, each in one transaction; bulk
+// calls validate and lock every id, apply what must be visible at once, and enqueue a task in the same transaction
+// (the run*Task functions below are what the worker's handlers call). Unknown ids fail the whole request before
+// anything changes.
+import type { ServiceContext } from '../context.js';
+import type { JsonObject, Tx } from '../db/schema.js';
+import { inputError, notFound } from '../http/errors.js';
+import { enqueueTask } from '../tasks/store.js';
+import { userV2, type UserRow, type UserV2 } from '../users/representation.js';
+import { checkUniqueUsernames } from '../users/service.js';
+import { lockUsernames } from '../users/store/usernames.js';
+import { findUsersByIds, inIdOrder, lockUsers } from '../users/store/users.js';
+import { checkUserId } from '../users/validation.js';
+import { clearDeactivated, clearDeleted, pruneDeletedUsers, removeDeletedUsers, setDeactivated, setDeleted } from './store.js';
+
+export interface DeactivateOptions {
+  mark_messages_deleted?: boolean;
+  mark_channels_deleted?: boolean;
+  created_by_id?: string;
+}
+
+export interface ReactivateOptions {
+  name?: string;
+  restore_messages?: boolean;
+  restore_channels?: boolean;
+  created_by_id?: string;
+}
+
+export type DeleteMode = 'soft' | 'pruning' | 'hard';
+
+export interface DeleteOptions {
+  user?: DeleteMode;
+  messages?: DeleteMode;
+  conversations?: 'soft' | 'hard';
+  calls?: 'soft' | 'hard';
+  files?: boolean;
+  new_channel_owner_id?: string;
+  new_call_owner_id?: string;
+}
+
+export function checkUserIds(ids: readonly string[], max: number) {
+  if (ids.length === 0) throw inputError('user_ids must contain at least one user id');
+  if (ids.length > max) throw inputError(`user_ids must contain at most ${max} user ids`);
+  for (const id of ids) checkUserId(id);
+}
+
+/**
+ * Locks the users (in id order, so concurrent requests cannot deadlock) and fails on any unknown or deleted id.
+ * Returns them in id order.
+ */
+export async function lockExistingUsers(trx: Tx, ids: readonly string[], what = 'user') {
+  for (const id of ids) checkUserId(id);
+  const live = new Map((await lockUsers(trx, ids)).filter((row) => row.deleted_at === null).map((row) => [row.id, row]));
+  return [...new Set(ids)].sort().map((id) => {
+    const row = live.get(id);
+    if (!row) throw notFound(`${what} "${id}" does not exist`);
+    return row;
+  });
+}
+
+/** Deactivates users (an already deactivated one keeps its first date) and returns them all, in the order given. */
+async function applyDeactivation(trx: Tx, ids: readonly string[], options: DeactivateOptions): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  const changed = await setDeactivated(trx, ids, options as JsonObject);
+  const changedIds = new Set(changed.map((row) => row.id));
+  const others = await findUsersByIds(trx, ids.filter((id) => !changedIds.has(id)));
+  return inIdOrder([...changed, ...others.filter((row) => row.deleted_at === null)], ids);
+}
+
+/**
+ * Reactivates users, keeping usernames unique where the app enforces it: a name may have been taken while its user
+ * was deactivated, so the name each comes back with (`name`, else its old one) is checked under the same lock
+ * upserts take. A conflict fails the whole call (code 6), as a duplicate fails a whole upsert batch.
+ */
+async function applyReactivation(ctx: ServiceContext, trx: Tx, ids: readonly string[], options: ReactivateOptions): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  const { enforce_unique_usernames: mode } = await ctx.settings.read(trx);
+  if (mode !== 'no') {
+    const stored = await findUsersByIds(trx, ids);
+    await lockUsernames(trx, stored.map((row) => options.name ?? row.name));
+  }
+  const changed = await clearDeactivated(trx, ids, options.name);
+  const changedIds = new Set(changed.map((row) => row.id));
+  const others = await findUsersByIds(trx, ids.filter((id) => !changedIds.has(id)));
+  const rows = inIdOrder([...changed, ...others.filter((row) => row.deleted_at === null)], ids);
+  await checkUniqueUsernames(trx, mode, rows);
+  return rows;
+}
+
+export async function deactivateUser(ctx: ServiceContext, id: string, options: DeactivateOptions): Promise<UserRow> {
+  return ctx.db.transaction().execute(async (trx) => {
+    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
+    await lockExistingUsers(trx, [id]);
+    const [row] = await applyDeactivation(trx, [id], options);
+    return row!;
+  });
+}
+
+export async function reactivateUser(ctx: ServiceContext, id: string, options: ReactivateOptions): Promise<UserRow> {
+  return ctx.db.transaction().execute(async (trx) => {
+    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
+    const [user] = await lockExistingUsers(trx, [id]);
+    if (user!.deactivated_at === null) throw inputError(`user "${id}" is not deactivated, it can't be reactivated`);
+    const [row] = await applyReactivation(ctx, trx, [id], options);
+    return row!;
+  });
+}
+
+export async function deactivateUsers(ctx: ServiceContext, ids: string[], options: DeactivateOptions): Promise<string> {
+  checkUserIds(ids, 100);
+  return ctx.db.transaction().execute(async (trx) => {
+    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
+    await lockExistingUsers(trx, ids);
+    return enqueueTask(trx, 'DeactivateUsers', { user_ids: [...new Set(ids)], options: options as JsonObject }, ctx.tasks);
+  });
+}
+
+export async function reactivateUsers(ctx: ServiceContext, ids: string[], options: ReactivateOptions): Promise<string> {
+  checkUserIds(ids, 100);
+  return ctx.db.transaction().execute(async (trx) => {
+    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
+    await lockExistingUsers(trx, ids);
+    return enqueueTask(trx, 'ReactivateUsers', { user_ids: [...new Set(ids)], options: options as JsonObject }, ctx.tasks);
+  });
+}
+
+/**
+ * Marks the users deleted now (invisible to queries, impossible to upsert) and records what was asked; the task
+ * prunes or removes them. Options about messages, conversations, calls and files concern data held elsewhere: they
+ * are validated and recorded on the user and in the task for downstream systems. Deleting an already deleted user
+ * again (e.g. to hard delete it) is allowed; unknown ids are not.
+ */
+async function markDeleted(ctx: ServiceContext, trx: Tx, ids: string[], options: DeleteOptions): Promise<string> {
+  checkUserIds(ids, 100);
+  const mode = options.user ?? 'soft';
+  if (mode === 'hard' && (options.messages !== 'hard' || options.conversations !== 'hard')) {
+    throw inputError('hard deleting a user requires messages and conversations to be hard deleted too (messages: "hard", conversations: "hard")');
+  }
+  for (const owner of [options.new_channel_owner_id, options.new_call_owner_id]) {
+    if (owner !== undefined) checkUserId(owner, 'new owner id');
+  }
+  const unique = [...new Set(ids)];
+  const found = new Set((await lockUsers(trx, unique)).map((row) => row.id));
+  for (const id of unique) {
+    if (!found.has(id)) throw notFound(`user "${id}" does not exist`);
+  }
+  const recorded = { ...options, user: mode };
+  await setDeleted(trx, unique, recorded);
+  return enqueueTask(trx, 'DeleteUsers', { user_ids: unique, options: recorded as JsonObject }, ctx.tasks);
+}
+
+export async function deleteUsers(ctx: ServiceContext, ids: string[], options: DeleteOptions): Promise<string> {
+  return ctx.db.transaction().execute((trx) => markDeleted(ctx, trx, ids, options));
+}
+
+/** The legacy single-user delete: DeleteUsers for one user, answering with the user as it now stands. */
+export async function deleteUser(ctx: ServiceContext, id: string, options: DeleteOptions): Promise<{ row: UserRow; taskId: string }> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const taskId = await markDeleted(ctx, trx, [id], options);
+    const [row] = await findUsersByIds(trx, [id]);
+    return { row: row!, taskId };
+  });
+}
+
+/** Brings soft-deleted users back, with their data; users pruned or hard deleted cannot be restored. */
+export async function restoreUsers(ctx: ServiceContext, ids: string[]): Promise<void> {
+  checkUserIds(ids, 100);
+  const unique = [...new Set(ids)];
+  await ctx.db.transaction().execute(async (trx) => {
+    const byId = new Map((await lockUsers(trx, unique)).map((row) => [row.id, row]));
+    for (const id of unique) {
+      const row = byId.get(id);
+      if (!row) throw notFound(`user "${id}" does not exist`);
+      if (row.deleted_at === null) throw inputError(`user "${id}" is not deleted, it can't be restored`);
+      const mode = (row.deletion as { user?: string } | null)?.user ?? 'soft';
+      if (mode !== 'soft') throw inputError(`user "${id}" was ${mode === 'hard' ? 'hard' : 'pruning'} deleted, it can't be restored`);
+    }
+    await clearDeleted(trx, unique);
+  });
+}
+
+// --- the tasks' side (tasks/handlers.ts): each run applies its effects through `trx`, idempotently -------------------
+
+interface TaskUsers<Options> {
+  user_ids: string[];
+  options: Options;
+}
+
+/** DeactivateUsers: a user already deactivated keeps its first date, so a second run changes nothing. */
+export async function runDeactivateUsersTask(_ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeactivateOptions>): Promise<{ users: UserV2[] }> {
+  const rows = await applyDeactivation(trx, payload.user_ids, payload.options);
+  return { users: rows.map(userV2) };
+}
+
+/** ReactivateUsers: a user already active is left as it is; a username conflict fails the whole task. */
+export async function runReactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<ReactivateOptions>): Promise<{ users: UserV2[] }> {
+  const rows = await applyReactivation(ctx, trx, payload.user_ids, payload.options);
+  return { users: rows.map(userV2) };
+}
+
+/**
+ * DeleteUsers: the request already marked the users deleted; this finishes the job per mode. soft keeps the data,
+ * pruning nullifies name, image and custom data, hard removes the user (so the id can be created afresh). Every
+ * statement is conditional on the user still being deleted, so a second run, or a run after a restore, is a no-op.
+ */
+export async function runDeleteUsersTask(_ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeleteOptions>): Promise<Record<string, { status: string }>> {
+  const { user_ids, options } = payload;
+  if (options.user === 'pruning') await pruneDeletedUsers(trx, user_ids);
+  else if (options.user === 'hard') await removeDeletedUsers(trx, user_ids);
+  return Object.fromEntries(user_ids.map((id) => [id, { status: 'ok' }]));
+}

@@ -1,0 +1,41 @@
+// Reading a task as clients poll it (GET tasks/{id}), in either representation.
+import type { ServiceContext } from '../context.js';
+import type { Micros } from '../db/schema.js';
+import { signedExportUrl } from '../exports/service.js';
+import { notFound } from '../http/errors.js';
+import { toJsonText } from '../lib/json.js';
+import { findTask } from './store.js';
+
+/** How a path family writes a task: its date-times, and its stored result (JSON text whose dates are integer ns). */
+export interface TaskRepresentation {
+  time(micros: Micros): unknown;
+  result(type: string, text: string): string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The JSON text of a task (without `duration`). Written by hand rather than by the schema serializer: the stored
+ * result is JSON text whose nanosecond integers must reach the client exactly, which a parse into JS numbers would
+ * round. An export's result gets a download link signed now, based at `baseUrl`.
+ */
+export async function getTaskText(ctx: ServiceContext, id: string, representation: TaskRepresentation, baseUrl: string): Promise<string> {
+  const task = UUID.test(id) ? await findTask(ctx.db, id) : undefined;
+  if (!task) throw notFound(`task "${id}" does not exist`);
+
+  let resultText = task.result_text;
+  if (task.type === 'ExportUsers' && task.status === 'completed' && resultText) {
+    const { export_id } = JSON.parse(resultText) as { export_id: string };
+    const url = await signedExportUrl(ctx.db, ctx.credentials().apiSecret, baseUrl, export_id);
+    resultText = JSON.stringify(url ? { url } : { description: 'the export file has expired' });
+  }
+  if (resultText) resultText = representation.result(task.type, resultText);
+  const head = toJsonText({
+    task_id: task.id,
+    status: task.status,
+    created_at: representation.time(task.created_at),
+    updated_at: representation.time(task.updated_at),
+    ...(task.error ? { error: task.error } : {}),
+  });
+  return `${head.slice(0, -1)}${resultText ? `,"result":${resultText}` : ''}}`;
+}

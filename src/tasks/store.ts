@@ -1,0 +1,176 @@
+// The task table's operations. Every write that ends a run is fenced on (lease owner, attempt): a worker whose lease
+// ran out and was taken over can no longer record anything.
+import { randomUUID } from 'node:crypto';
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { Database, Db, JsonObject, Micros, TaskStatus, Tx } from '../db/schema.js';
+import { toJsonText } from '../lib/json.js';
+
+/** NOTIFY channel that wakes workers when a task is enqueued. */
+export const TASKS_CHANNEL = 'stream_tasks';
+
+export type TaskType = 'DeactivateUsers' | 'ReactivateUsers' | 'DeleteUsers' | 'ExportUsers';
+
+export interface ClaimedTask {
+  id: string;
+  type: string;
+  payload: JsonObject;
+  attempts: number;
+  max_attempts: number;
+  lease_owner: string;
+}
+
+export interface TaskRecord {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  payload: JsonObject;
+  /** The result as stored JSON text, so nanosecond integers in it stay exact. */
+  result_text: string | null;
+  error: { type: string; description: string } | null;
+  created_at: Micros;
+  updated_at: Micros;
+}
+
+/**
+ * Inserts a task inside the caller's transaction. The NOTIFY is delivered when that transaction commits, so a
+ * worker never wakes for a task it cannot see yet.
+ */
+export async function enqueueTask(
+  trx: Tx,
+  type: TaskType,
+  payload: JsonObject,
+  options: { maxAttempts: number },
+): Promise<string> {
+  const id = randomUUID();
+  await trx
+    .insertInto('tasks')
+    .values({ id, type, payload: toJsonText(payload), max_attempts: options.maxAttempts })
+    .execute();
+  await sql`SELECT pg_notify(${TASKS_CHANNEL}, ${id})`.execute(trx);
+  return id;
+}
+
+/**
+ * Claims up to `limit` runnable tasks: queued ones whose time has come and running ones whose lease expired. One
+ * statement, so the claim transaction is as short as it can be; SKIP LOCKED lets several workers claim at once
+ * without waiting on each other or taking the same task.
+ */
+export async function claimTasks(db: Db, owner: string, limit: number, leaseMs: number): Promise<ClaimedTask[]> {
+  const result = await sql<ClaimedTask>`
+    UPDATE tasks SET
+      status = 'running',
+      attempts = attempts + 1,
+      lease_owner = ${owner},
+      lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000}),
+      updated_at = now()
+    WHERE id IN (
+      SELECT id FROM tasks
+      WHERE (status IN ('pending', 'waiting') AND run_at <= now())
+         OR (status = 'running' AND lease_expires_at < now())
+      ORDER BY run_at, created_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, type, payload, attempts, max_attempts, lease_owner`.execute(db);
+  return result.rows;
+}
+
+/** The fence of every write that ends or extends a run: the task is still this run's (same owner and attempt). */
+function heldBy(task: ClaimedTask) {
+  return (eb: ExpressionBuilder<Database, 'tasks'>) =>
+    eb.and([
+      eb('id', '=', task.id),
+      eb('lease_owner', '=', task.lease_owner),
+      eb('attempts', '=', task.attempts),
+      eb('status', '=', 'running'),
+    ]);
+}
+
+/** Extends a running task's lease; false when the lease is no longer this worker's. */
+export async function renewLease(db: Db, task: ClaimedTask, leaseMs: number): Promise<boolean> {
+  const result = await db
+    .updateTable('tasks')
+    .set({ lease_expires_at: sql`now() + make_interval(secs => ${leaseMs / 1000})` as never })
+    .where(heldBy(task))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** What every end of a run writes besides its outcome: the lease is given up. */
+const endOfRun = () => ({ lease_owner: null, lease_expires_at: null, updated_at: sql`now()` as never });
+
+/** Records success; must run in the transaction that applied the task's effects. False when fenced off. */
+export async function completeTask(trx: Tx, task: ClaimedTask, result: unknown): Promise<boolean> {
+  const updated = await trx
+    .updateTable('tasks')
+    .set({
+      status: 'completed',
+      result: toJsonText(result ?? {}),
+      error: null,
+      ...endOfRun(),
+    })
+    .where(heldBy(task))
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1;
+}
+
+class FencedOff extends Error {}
+
+/**
+ * Runs a task's effects and records its completion in one transaction: the effects count only if the completion does
+ * (the run still holds the task), so that each task takes effect exactly once. False when fenced off (rolled back).
+ */
+export async function runAndComplete(db: Db, task: ClaimedTask, effects: (trx: Tx) => Promise<unknown>): Promise<boolean> {
+  try {
+    await db.transaction().execute(async (trx) => {
+      const result = await effects(trx);
+      if (!(await completeTask(trx, task, result))) throw new FencedOff();
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof FencedOff) return false;
+    throw error;
+  }
+}
+
+/** Records a failed attempt: retried later with exponential backoff, or failed for good after the last attempt. */
+export async function failAttempt(
+  db: Db,
+  task: ClaimedTask,
+  error: { type: string; description: string },
+  retryDelayMs: number | null,
+): Promise<boolean> {
+  const final = retryDelayMs === null;
+  const updated = await db
+    .updateTable('tasks')
+    .set({
+      status: final ? 'failed' : 'waiting',
+      error: JSON.stringify(error),
+      result: final ? JSON.stringify({ description: error.description }) : null,
+      run_at: final ? (sql`run_at` as never) : (sql`now() + make_interval(secs => ${retryDelayMs / 1000})` as never),
+      ...endOfRun(),
+    })
+    .where(heldBy(task))
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1;
+}
+
+/** Hands a task back untouched (graceful shutdown): another worker may claim it at once. */
+export async function releaseTask(db: Db, task: ClaimedTask): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({
+      status: 'pending',
+      attempts: sql`greatest(attempts - 1, 0)` as never,
+      ...endOfRun(),
+    })
+    .where(heldBy(task))
+    .execute();
+}
+
+export async function findTask(db: Db, id: string): Promise<TaskRecord | undefined> {
+  const result = await sql<TaskRecord>`
+    SELECT id::text AS id, type, status, payload, result::text AS result_text, error, created_at, updated_at
+    FROM tasks WHERE id = ${id}::uuid`.execute(db);
+  return result.rows[0];
+}

@@ -1,0 +1,337 @@
+// The users operations as a caller performs them: upsert, partial update, query, guests, blocks, and the user sync
+// of a WebSocket connect. Each owns its transaction (a rejected request writes nothing) and applies Stream's
+// client-side rules (what a user token may do) and the app's settings (unique usernames, guests, multi-tenancy).
+// SQL lives in store/; the wire shapes in representation.ts.
+import { randomBytes } from 'node:crypto';
+import type { UniqueUsernames } from '../app-settings/service.js';
+import type { Caller } from '../auth/core.js';
+import { signUserToken } from '../auth/jwt.js';
+import type { ServiceContext } from '../context.js';
+import type { Db, Micros, Tx } from '../db/schema.js';
+import { ErrorCode, StreamError, inputError, notAllowed, notFound } from '../http/errors.js';
+import { changesFor, splitDetails } from './connect-details.js';
+import type { UserRow } from './representation.js';
+import type { QueryUsersPayload, UpdateUserPartialRequest, UserRequest } from './schemas.js';
+import { deleteBlock, insertBlock, listBlocks } from './store/blocks.js';
+import { compileChanges } from './store/changes.js';
+import { selectQueriedUsers, type QueryScope } from './store/query.js';
+import { findNameConflict, lockUsernames } from './store/usernames.js';
+import {
+  findUsersByIds,
+  inIdOrder,
+  insertUserIfAbsent,
+  lockUserId,
+  updateUserRow,
+  upsertUserRows,
+} from './store/users.js';
+import { checkBatchSize, checkCustomKeys, checkStoredShape, checkStoredSize, checkUserId, checkUserSize } from './validation.js';
+
+/** Client-side callers may act on their own user only. */
+function requireSelf(caller: Caller, ids: Iterable<string>, action: string) {
+  if (caller.kind === 'server') return;
+  if (caller.kind === 'anonymous') throw notAllowed(`anonymous users are not allowed to ${action}`);
+  for (const id of ids) {
+    if (id !== caller.userId) throw notAllowed(`user "${caller.userId}" is not allowed to ${action} user "${id}"`);
+  }
+}
+
+// --- upsert ------------------------------------------------------------------------------------------------------------
+
+/** What an upsert stores for one user; absent fields are cleared, except role and teams (null: keep). */
+interface UpsertInput {
+  id: string;
+  name: string | null;
+  image: string | null;
+  role: string | null;
+  teams: string[] | null;
+  teams_role: Record<string, string> | null;
+  language: string | null;
+  invisible: boolean | null;
+  privacy_settings: Record<string, unknown> | null;
+  custom: Record<string, unknown>;
+}
+
+/** Validates one user and returns what to store, with its JSON (measured for the size rule, sent as is). */
+function toUpsertInput(user: UserRequest): { input: UpsertInput; json: string } {
+  checkUserId(user.id);
+  const custom = user.custom ?? {};
+  checkCustomKeys(custom);
+  const input: UpsertInput = {
+    id: user.id,
+    name: user.name ?? null,
+    image: user.image ?? null,
+    role: user.role ?? null,
+    teams: user.teams && user.teams.length > 0 ? user.teams : null,
+    teams_role: user.teams_role ?? null,
+    language: user.language ?? null,
+    invisible: user.invisible ?? null,
+    privacy_settings: user.privacy_settings ?? null,
+    custom,
+  };
+  return { input, json: checkUserSize(input) };
+}
+
+/**
+ * Writes an upsert batch in one statement (see upsertUserRows), atomic on its own: the caller may run it with or
+ * without a transaction. Replace semantics: name, image, custom, language, invisible, privacy_settings and teams_role
+ * not sent are cleared; role and teams keep their stored values when omitted.
+ */
+async function writeUpserts(db: Db, users: UserRequest[]): Promise<UserRow[]> {
+  checkBatchSize(users.length);
+  const byId = new Map<string, { input: UpsertInput; json: string }>();
+  for (const user of users) byId.set(user.id, toUpsertInput(user)); // last one wins, as in the SDK's map
+  const inputs = [...byId.values()];
+  const rows = await upsertUserRows(db, `[${inputs.map((i) => i.json).join(',')}]`);
+  const ids = inputs.map(({ input }) => input.id);
+  if (rows.length < inputs.length) {
+    // Nothing was written: say why.
+    const written = new Set(rows.map((row) => row.id));
+    const refused = await findUsersByIds(db, ids.filter((id) => !written.has(id)));
+    for (const user of refused) {
+      if (user.deleted_at !== null) throw inputError(`user "${user.id}" was deleted, it can't be updated`);
+      if (user.deactivated_at !== null) throw inputError(`user "${user.id}" was deactivated, reactivate it before updating`);
+    }
+    throw new Error(`upsert wrote ${rows.length} of ${inputs.length} users without a refused one`);
+  }
+  return inIdOrder(rows, ids);
+}
+
+export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: UserRequest[]): Promise<UserRow[]> {
+  requireSelf(caller, users.map((user) => user.id), 'update');
+  const settings = await ctx.settings.get();
+  // The upsert statement is atomic on its own: a server-side upsert without name checks needs no transaction
+  // (and saves the round trips of one on the busiest write path).
+  if (caller.kind === 'server' && settings.enforce_unique_usernames === 'no') return writeUpserts(ctx.db, users);
+  return ctx.db.transaction().execute(async (trx) => {
+    if (caller.kind === 'user') {
+      // A user may not give itself another role or other teams.
+      const [stored] = await findUsersByIds(trx, users.map((user) => user.id));
+      for (const user of users) {
+        if (user.role !== undefined && user.role !== (stored?.role ?? 'user')) throw notAllowed('user role can only be updated server-side');
+        const teams = user.teams ?? [];
+        if (teams.length > 0 && [...teams].sort().join('\u0000') !== [...(stored?.teams ?? [])].sort().join('\u0000')) {
+          throw notAllowed('user teams can only be updated server-side');
+        }
+        if (user.teams_role !== undefined && JSON.stringify(user.teams_role) !== JSON.stringify(stored?.teams_role ?? null)) {
+          throw notAllowed('user teams_role can only be updated server-side');
+        }
+      }
+    }
+    if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, users.map((user) => user.name));
+    const rows = await writeUpserts(trx, users);
+    await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows);
+    return rows;
+  });
+}
+
+// --- partial update ----------------------------------------------------------------------------------------------------
+
+/**
+ * One user's partial update: one UPDATE whose expressions read the row's current values, then the checks on what it
+ * left (shape and size). Only correct inside a transaction, which rolls the write back when a check fails.
+ */
+async function updateUserPartial(trx: Tx, change: UpdateUserPartialRequest, options: { userOnly?: boolean } = {}): Promise<UserRow> {
+  checkUserId(change.id);
+  const row = await updateUserRow(trx, change.id, compileChanges(change, options.userOnly));
+  if (!row) {
+    const [existing] = await findUsersByIds(trx, [change.id]);
+    if (!existing || existing.deleted_at !== null) throw notFound(`user "${change.id}" does not exist`);
+    throw inputError(`user "${change.id}" was deactivated, reactivate it before updating`);
+  }
+  checkStoredShape(row);
+  checkStoredSize(row);
+  return row;
+}
+
+export async function updateUsersPartial(ctx: ServiceContext, caller: Caller, changes: UpdateUserPartialRequest[]): Promise<UserRow[]> {
+  checkBatchSize(changes.length);
+  requireSelf(caller, changes.map((change) => change.id), 'update');
+  const settings = await ctx.settings.get();
+  return ctx.db.transaction().execute(async (trx) => {
+    if (settings.enforce_unique_usernames !== 'no') {
+      await lockUsernames(trx, changes.map((change) => change.set?.name as string | undefined));
+    }
+    const rows: UserRow[] = [];
+    for (const change of changes) rows.push(await updateUserPartial(trx, change, { userOnly: caller.kind !== 'server' }));
+    await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows);
+    return rows;
+  });
+}
+
+// --- query -------------------------------------------------------------------------------------------------------------
+
+/** The scope of a caller's queries: client-side queries of a multi-tenant app see only users sharing a team. */
+async function queryScopeOf(ctx: ServiceContext, caller: Caller): Promise<QueryScope> {
+  if (caller.kind === 'anonymous') throw notAllowed('anonymous users are not allowed to query users');
+  if (caller.kind !== 'user' || !(await ctx.settings.get()).multi_tenant_enabled) return {};
+  const [self] = await findUsersByIds(ctx.db, [caller.userId]);
+  return { teamsOf: { userId: caller.userId, teams: self?.teams ?? [] } };
+}
+
+export async function queryUsers(ctx: ServiceContext, caller: Caller, payload: QueryUsersPayload): Promise<UserRow[]> {
+  return selectQueriedUsers(ctx.db, payload, await queryScopeOf(ctx, caller));
+}
+
+// --- guests ------------------------------------------------------------------------------------------------------------
+
+const GUEST_SUFFIX_BYTES = 6;
+
+/** A guest's id: the requested id plus a random suffix, so a guest can never obtain a token for an existing user. */
+function guestId(requested: string): string {
+  const suffix = randomBytes(GUEST_SUFFIX_BYTES).toString('hex');
+  return `${requested.slice(0, 255 - suffix.length - 1)}-${suffix}`;
+}
+
+export async function createGuest(ctx: ServiceContext, _caller: Caller, user: UserRequest): Promise<{ row: UserRow; accessToken: string }> {
+  const settings = await ctx.settings.get();
+  if (settings.guest_user_creation_disabled) throw notAllowed('guest user creation is disabled for this app');
+  if (settings.multi_tenant_enabled) throw notAllowed('guest users are not available for multi-tenant apps');
+  const { input } = toUpsertInput({ ...user, role: 'guest' });
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, [user.name]);
+    let created: UserRow | undefined;
+    while (!created) {
+      // 48 random bits colliding with an existing id: draw again.
+      created = await insertUserIfAbsent(trx, {
+        id: guestId(input.id),
+        name: input.name,
+        image: input.image,
+        role: 'guest',
+        language: input.language ?? '',
+        teams_role: input.teams_role,
+        invisible: input.invisible ?? false,
+        privacy_settings: input.privacy_settings,
+        custom: input.custom,
+      });
+    }
+    await checkUniqueUsernames(trx, settings.enforce_unique_usernames, [created]);
+    return created;
+  });
+  return { row, accessToken: await signUserToken(row.id, ctx.credentials().key) };
+}
+
+// --- blocks ------------------------------------------------------------------------------------------------------------
+
+export interface Block {
+  blocked_by_user_id: string;
+  blocked_user_id: string;
+  created_at: Micros;
+}
+
+export interface BlockWithUsers {
+  user_id: string;
+  blocked_user_id: string;
+  created_at: Micros;
+  user: UserRow;
+  blocked_user: UserRow;
+}
+
+/** The acting user of a block request: the caller client-side, `user_id` (or `user.id`) server-side. */
+function actingUserId(caller: Caller, requested: string | undefined): string {
+  if (caller.kind === 'user') {
+    if (requested !== undefined && requested !== caller.userId) throw notAllowed(`user "${caller.userId}" can only act as themselves`);
+    return caller.userId;
+  }
+  if (caller.kind === 'anonymous') throw notAllowed('anonymous users are not allowed to block users');
+  if (!requested) throw inputError('either user_id or user is required for server-side requests');
+  return requested;
+}
+
+async function requireLiveUsers(db: Db, ids: string[]): Promise<Map<string, UserRow>> {
+  const rows = await findUsersByIds(db, ids);
+  const byId = new Map(rows.filter((row) => row.deleted_at === null).map((row) => [row.id, row]));
+  for (const id of ids) {
+    if (!byId.has(id)) throw notFound(`user "${id}" does not exist`);
+  }
+  return byId;
+}
+
+function checkBlockIds(userId: string, blockedUserId: string) {
+  checkUserId(userId);
+  checkUserId(blockedUserId, 'blocked_user_id');
+}
+
+export async function blockUser(ctx: ServiceContext, caller: Caller, blockedUserId: string, userId: string | undefined): Promise<Block> {
+  const acting = actingUserId(caller, userId);
+  checkBlockIds(acting, blockedUserId);
+  if (acting === blockedUserId) throw inputError('a user cannot block themselves');
+  return ctx.db.transaction().execute(async (trx) => {
+    await requireLiveUsers(trx, [acting, blockedUserId]);
+    const createdAt = await insertBlock(trx, acting, blockedUserId);
+    return { blocked_by_user_id: acting, blocked_user_id: blockedUserId, created_at: createdAt };
+  });
+}
+
+export async function unblockUser(ctx: ServiceContext, caller: Caller, blockedUserId: string, userId: string | undefined): Promise<void> {
+  const acting = actingUserId(caller, userId);
+  checkBlockIds(acting, blockedUserId);
+  await ctx.db.transaction().execute(async (trx) => {
+    await requireLiveUsers(trx, [acting, blockedUserId]);
+    await deleteBlock(trx, acting, blockedUserId);
+  });
+}
+
+export async function getBlockedUsers(ctx: ServiceContext, caller: Caller, userId: string | undefined): Promise<BlockWithUsers[]> {
+  const acting = actingUserId(caller, userId);
+  checkUserId(acting);
+  const owner = (await requireLiveUsers(ctx.db, [acting])).get(acting)!;
+  const blocks = await listBlocks(ctx.db, acting);
+  const blocked = new Map((await findUsersByIds(ctx.db, blocks.map((b) => b.blocked_user_id))).map((row) => [row.id, row]));
+  return blocks.flatMap((block) => {
+    const blockedUser = blocked.get(block.blocked_user_id);
+    if (!blockedUser || blockedUser.deleted_at !== null) return [];
+    return [{ user_id: acting, blocked_user_id: block.blocked_user_id, created_at: block.created_at, user: owner, blocked_user: blockedUser }];
+  });
+}
+
+// --- WebSocket connect -------------------------------------------------------------------------------------------------
+
+/**
+ * Creates or updates the connecting user from its `user_details` (see connect-details.ts), in one transaction.
+ * Concurrent connects of the same user are serialized by a transaction-scoped lock, so that two first connections
+ * can't both create (and the second replace) the user. A name written is held to the app's unique-username rule.
+ */
+export async function syncConnectingUser(ctx: ServiceContext, userId: string, rawDetails: Record<string, unknown>): Promise<UserRow> {
+  const details = splitDetails(rawDetails);
+  return ctx.db.transaction().execute(async (trx) => {
+    await lockUserId(trx, 'connect', userId);
+    const [row] = await findUsersByIds(trx, [userId]);
+    // The token check refused deactivated and deleted users already; the update refuses them too, should one have
+    // been deactivated meanwhile.
+    const set = row ? changesFor(row, details) : undefined;
+    if (row && !set) return row;
+
+    const name = (row ? set!.name : details.fields.name) as string | undefined;
+    // Read inside the transaction: settings read through the cache would wait for this connection on PGlite.
+    const uniqueNames = name === undefined ? 'no' : (await ctx.settings.read(trx)).enforce_unique_usernames;
+    if (uniqueNames !== 'no') await lockUsernames(trx, [name]);
+    let written: UserRow;
+    if (row) {
+      written = await updateUserPartial(trx, { id: userId, set: set! }, { userOnly: true });
+    } else {
+      [written] = (await writeUpserts(trx, [{ ...details.fields, id: userId, custom: details.custom } as UserRequest])) as [UserRow];
+    }
+    await checkUniqueUsernames(trx, uniqueNames, [written]);
+    return written;
+  });
+}
+
+// --- unique usernames --------------------------------------------------------------------------------------------------
+
+/**
+ * Fails when a written user's name is taken by another active user (in a shared team, for `team`). The writer took
+ * lockUsernames on the names first, so a concurrent writer of the same name sees this one's committed row.
+ */
+export async function checkUniqueUsernames(trx: Tx, mode: UniqueUsernames, rows: UserRow[]): Promise<void> {
+  if (mode === 'no') return;
+  for (const row of rows) {
+    if (row.name === null || row.name === '' || row.deactivated_at !== null || row.deleted_at !== null) continue;
+    const other = await findNameConflict(trx, row.name, row.id, row.teams, mode === 'team');
+    if (other) {
+      throw new StreamError(
+        ErrorCode.DuplicateUsername,
+        mode === 'team' ? `username '${row.name}' already exists in team '${other.team}'` : `username '${row.name}' already exists`,
+      );
+    }
+  }
+}
