@@ -82,7 +82,7 @@ async function openPostgres(connectionString: string, max: number): Promise<Data
 
 async function openPglite(dataDir: string, loadDataDir?: Blob | File): Promise<DatabaseHandle> {
   const inMemory = dataDir.startsWith('memory://');
-  const lock: DataDirLock | undefined = inMemory ? undefined : lockDataDir(dataDir);
+  const lock: DataDirLock | undefined = inMemory ? undefined : await lockDataDir(dataDir);
   try {
     const pglite = await PGlite.create({ dataDir: inMemory ? undefined : `${dataDir}/pgdata`, parsers, loadDataDir });
     await pglite.exec(`SET TimeZone = 'UTC'`);
