@@ -2,7 +2,7 @@
 //
 // A request's path: the envelope's hooks (duration, rate limit) → auth/hook.ts (who is calling, through auth/core.ts)
 // → the route rendered from the operation table (api/) → the family's representation → a service → its store → SQL.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
@@ -14,21 +14,28 @@ import { v1Schemas } from './api/schemas-v1.js';
 import { appSettingsSchemas } from './app-settings/schemas.js';
 import type { AppCredentials } from './auth/core.js';
 import { registerAuth } from './auth/hook.js';
-import type { RateLimitConfig } from './config.js';
+import type { ConnectLimits, HttpTimeouts, RateLimitConfig } from './config.js';
 import { registerConnect } from './connect/plugin.js';
 import { createServiceContext, type ServiceContext } from './context.js';
 import type { Db } from './db/schema.js';
 import { exportDownloadRoutes } from './exports/routes.js';
 import { lifecycleSchemas } from './lifecycle/schemas.js';
-import { answerClientError, registerEnvelope } from './http/envelope.js';
+import { answerClientError, envelopeOf, registerEnvelope } from './http/envelope.js';
 import { registerHealth } from './http/health.js';
-import { RateLimiter } from './http/rate-limit.js';
+import { ErrorCode, StreamError } from './http/errors.js';
 import { ErrorEnvelope } from './http/schemas.js';
+import type { InputLimits } from './limits.js';
+import { RateLimits } from './rate-limits/service.js';
 import { tasksSchemas } from './tasks/schemas.js';
 import { usersSchemas } from './users/schemas.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 export const MAX_HEADER_BYTES = 128 * 1024;
+/**
+ * Longest path parameter the router matches. Ids are at most 255 characters, which percent-encoding can make up to
+ * 12 times longer; anything valid reaches the route (and its own validation), anything longer is refused with 414.
+ */
+const MAX_PARAM_LENGTH = 4096;
 
 export interface AppDeps {
   db: Db;
@@ -41,6 +48,14 @@ export interface AppDeps {
   publicUrl?: string;
   /** Registers @fastify/swagger so that openapi.yaml can be generated from the route schemas. */
   openapi?: boolean;
+  /** Bounds on request input (README "Limits"); defaults where not given. */
+  limits?: Partial<InputLimits>;
+  http?: Partial<HttpTimeouts>;
+  connect?: Partial<ConnectLimits>;
+  /** Honour X-Forwarded-For for the client address. */
+  trustProxy?: boolean;
+  /** The clock rate-limit windows are counted by (tests fix it). */
+  now?: () => number;
 }
 
 declare module 'fastify' {
@@ -51,13 +66,32 @@ declare module 'fastify' {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const timeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, ...deps.http };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
-    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
-    // queryUsers sends its whole filter in the URL: allow more than Node's 16 KiB of request line and headers.
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    http: {
+      // queryUsers sends its whole filter in the URL: allow more than Node's 16 KiB of request line and headers.
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: timeouts.headersTimeoutMs,
+      // How often Node looks for requests over their time: often enough that a slow client is cut off on time.
+      connectionsCheckingInterval: Math.max(250, Math.min(timeouts.requestTimeoutMs, timeouts.headersTimeoutMs) / 4),
+    },
+    requestTimeout: timeouts.requestTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    trustProxy: deps.trustProxy ?? false,
     clientErrorHandler: answerClientError,
+    // A URL the router cannot take (malformed percent-encoding, a path parameter past MAX_PARAM_LENGTH) still gets
+    // Stream's envelope.
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const refusal = new StreamError(ErrorCode.Input, tooLong ? 'a path parameter is too long' : 'the URL is malformed', { statusCode: tooLong ? 414 : 400 });
+      (reply as FastifyReply)
+        .code(refusal.statusCode)
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify(envelopeOf('Request', refusal, request.startedAt || process.hrtime.bigint())));
+    },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -66,11 +100,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const ctx = createServiceContext(deps);
   app.decorate('services', ctx);
 
-  const limiter = new RateLimiter(deps.rateLimit?.multiplier ?? 100, deps.rateLimit?.overrides ?? {});
-  registerEnvelope(app, limiter, () => deps.credentials.apiKey);
+  registerEnvelope(app, ctx.limits);
   // One recorder for HTTP requests and WebSocket connections, so last_active is written once a minute at most.
   const activity = new ActivityRecorder(deps.db);
-  registerAuth(app, ctx.credentials, deps.db, activity);
+  const rateLimits = new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, undefined, deps.now);
+  registerAuth(app, { credentials: ctx.credentials, db: deps.db, activity, rateLimits });
 
   app.addSchema(ErrorEnvelope);
   for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...v1Schemas]) {
@@ -80,6 +114,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealth(app, deps.db);
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
-  registerConnect(app, { ctx, activity });
+  registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });
   return app;
 }

@@ -1,10 +1,37 @@
 // Process configuration, read once from the environment.
+import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 
 export interface RateLimitConfig {
   /** Multiplier applied to Stream's published per-minute limits (default 100). */
   multiplier: number;
   /** Per-operation overrides of the per-minute limit, e.g. {QueryUsers: 50}. */
   overrides: Record<string, number>;
+  /** Calls one user may make to one operation per minute (Stream: 60, times the multiplier). */
+  userPerMinute?: number;
+  /** Refused or anonymous requests one client address may make per minute, all operations together. */
+  addressPerMinute?: number;
+}
+
+export interface HttpTimeouts {
+  /** Longest time to receive a whole request. */
+  requestTimeoutMs: number;
+  /** Longest time to receive a request's headers. */
+  headersTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+}
+
+export interface ConnectLimits {
+  /** Open WebSocket connections per client address, per user (Stream allows 50), and in all. */
+  perAddress: number;
+  perUser: number;
+  total: number;
+  /** Connect attempts per client address per minute. */
+  attemptsPerMinute: number;
+  /** Frames a socket may send per second. */
+  messagesPerSecond: number;
+  /** Bytes queued for a client that does not read, beyond which its socket is closed. */
+  maxBufferedBytes: number;
 }
 
 export interface Config {
@@ -24,7 +51,24 @@ export interface Config {
   taskConcurrency: number;
   taskMaxAttempts: number;
   taskPollMs: number;
+  limits: InputLimits;
+  http: HttpTimeouts;
+  connect: ConnectLimits;
+  /** PostgreSQL statement_timeout of request connections, and of task transactions (not enforceable on PGlite). */
+  statementTimeoutMs: number;
+  taskStatementTimeoutMs: number;
+  /** Honour X-Forwarded-For for the client address (behind a proxy you trust). */
+  trustProxy: boolean;
 }
+
+export const DEFAULT_CONNECT_LIMITS: ConnectLimits = {
+  perAddress: 200,
+  perUser: 50,
+  total: 10_000,
+  attemptsPerMinute: 600,
+  messagesPerSecond: 20,
+  maxBufferedBytes: 1024 * 1024,
+};
 
 function int(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
@@ -66,10 +110,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: {
       multiplier: positive(env.RATE_LIMIT_MULTIPLIER, 100, 'RATE_LIMIT_MULTIPLIER'),
       overrides: overrides(env.RATE_LIMITS),
+      ...(env.USER_RATE_LIMIT ? { userPerMinute: int(env.USER_RATE_LIMIT, 0, 'USER_RATE_LIMIT') } : {}),
+      ...(env.ADDRESS_RATE_LIMIT ? { addressPerMinute: int(env.ADDRESS_RATE_LIMIT, 0, 'ADDRESS_RATE_LIMIT') } : {}),
     },
     taskLeaseMs: int(env.TASK_LEASE_MS, 30_000, 'TASK_LEASE_MS'),
     taskConcurrency: int(env.TASK_CONCURRENCY, 4, 'TASK_CONCURRENCY'),
     taskMaxAttempts: int(env.TASK_MAX_ATTEMPTS, 5, 'TASK_MAX_ATTEMPTS'),
     taskPollMs: int(env.TASK_POLL_MS, 2_000, 'TASK_POLL_MS'),
+    limits: {
+      setKeys: int(env.LIMIT_SET_KEYS, DEFAULT_LIMITS.setKeys, 'LIMIT_SET_KEYS'),
+      keySegments: int(env.LIMIT_KEY_SEGMENTS, DEFAULT_LIMITS.keySegments, 'LIMIT_KEY_SEGMENTS'),
+      customDepth: int(env.LIMIT_CUSTOM_DEPTH, DEFAULT_LIMITS.customDepth, 'LIMIT_CUSTOM_DEPTH'),
+      autocompleteWords: int(env.LIMIT_AUTOCOMPLETE_WORDS, DEFAULT_LIMITS.autocompleteWords, 'LIMIT_AUTOCOMPLETE_WORDS'),
+      autocompleteWordLength: int(env.LIMIT_AUTOCOMPLETE_WORD_LENGTH, DEFAULT_LIMITS.autocompleteWordLength, 'LIMIT_AUTOCOMPLETE_WORD_LENGTH'),
+      filterString: int(env.LIMIT_FILTER_STRING, DEFAULT_LIMITS.filterString, 'LIMIT_FILTER_STRING'),
+    },
+    http: {
+      requestTimeoutMs: int(env.REQUEST_TIMEOUT_MS, 30_000, 'REQUEST_TIMEOUT_MS'),
+      headersTimeoutMs: int(env.HEADERS_TIMEOUT_MS, 10_000, 'HEADERS_TIMEOUT_MS'),
+      keepAliveTimeoutMs: int(env.KEEP_ALIVE_TIMEOUT_MS, 72_000, 'KEEP_ALIVE_TIMEOUT_MS'),
+    },
+    connect: {
+      perAddress: int(env.WS_MAX_PER_ADDRESS, DEFAULT_CONNECT_LIMITS.perAddress, 'WS_MAX_PER_ADDRESS'),
+      perUser: int(env.WS_MAX_PER_USER, DEFAULT_CONNECT_LIMITS.perUser, 'WS_MAX_PER_USER'),
+      total: int(env.WS_MAX_TOTAL, DEFAULT_CONNECT_LIMITS.total, 'WS_MAX_TOTAL'),
+      attemptsPerMinute: int(env.WS_CONNECTS_PER_MINUTE, DEFAULT_CONNECT_LIMITS.attemptsPerMinute, 'WS_CONNECTS_PER_MINUTE'),
+      messagesPerSecond: int(env.WS_MESSAGES_PER_SECOND, DEFAULT_CONNECT_LIMITS.messagesPerSecond, 'WS_MESSAGES_PER_SECOND'),
+      maxBufferedBytes: int(env.WS_MAX_BUFFERED_BYTES, DEFAULT_CONNECT_LIMITS.maxBufferedBytes, 'WS_MAX_BUFFERED_BYTES'),
+    },
+    statementTimeoutMs: int(env.STATEMENT_TIMEOUT_MS, 5_000, 'STATEMENT_TIMEOUT_MS'),
+    taskStatementTimeoutMs: int(env.TASK_STATEMENT_TIMEOUT_MS, 60_000, 'TASK_STATEMENT_TIMEOUT_MS'),
+    trustProxy: /^(1|true|yes|on)$/i.test(env.TRUST_PROXY ?? ''),
   };
 }

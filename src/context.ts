@@ -3,6 +3,7 @@
 import { AppSettingsCache } from './app-settings/service.js';
 import type { AppCredentials } from './auth/core.js';
 import type { Db } from './db/schema.js';
+import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 
 export interface TaskSettings {
   /** Attempts a task gets before it is failed for good. */
@@ -14,13 +15,21 @@ export interface ServiceContext {
   settings: AppSettingsCache;
   credentials: () => AppCredentials;
   tasks: TaskSettings;
+  /** Bounds on request input (README "Limits"), checked before any SQL is built. */
+  limits: InputLimits;
 }
 
-export function createServiceContext(deps: { db: Db; credentials: AppCredentials; taskMaxAttempts?: number }): ServiceContext {
+export function createServiceContext(deps: {
+  db: Db;
+  credentials: AppCredentials;
+  taskMaxAttempts?: number;
+  limits?: Partial<InputLimits>;
+}): ServiceContext {
   return {
     db: deps.db,
     settings: new AppSettingsCache(deps.db),
     credentials: () => deps.credentials,
     tasks: { maxAttempts: deps.taskMaxAttempts ?? 5 },
+    limits: { ...DEFAULT_LIMITS, ...deps.limits },
   };
 }

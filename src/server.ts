@@ -10,12 +10,13 @@ import { migrate } from './db/migrate.js';
 import { taskHandlers } from './tasks/handlers.js';
 import { Worker } from './tasks/worker.js';
 import { purgeExpiredExports } from './exports/service.js';
+import { logSerializers } from './http/logging.js';
 
 const EXPORT_PURGE_INTERVAL_MS = 10 * 60_000;
 
 async function main() {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel });
+  const logger = pino({ level: config.logLevel, serializers: logSerializers });
   if (config.databaseUrl && !(config.apiKey && config.apiSecret)) {
     logger.fatal('STREAM_API_KEY and STREAM_API_SECRET are required when DATABASE_URL is set');
     process.exit(1);
@@ -29,6 +30,12 @@ async function main() {
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       poolSize: Math.max(20, config.taskConcurrency * 2 + 8),
+      statementTimeoutMs: config.statementTimeoutMs,
+      warn: (message, error) => logger.warn({ err: error }, message),
+      onFatal: (error) => {
+        logger.fatal({ err: error }, 'the embedded database failed and cannot continue; exiting for the supervisor to restart');
+        process.exit(70);
+      },
     });
   } catch (error) {
     if (error instanceof DataDirLockedError) {
@@ -40,7 +47,7 @@ async function main() {
   const applied = await migrate(database.db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
-  const { credentials, generated } = await resolveCredentials(
+  const { credentials, generated, created } = await resolveCredentials(
     database.db,
     { apiKey: config.apiKey, apiSecret: config.apiSecret },
     database.backend === 'pglite',
@@ -53,6 +60,10 @@ async function main() {
     logger,
     taskMaxAttempts: config.taskMaxAttempts,
     publicUrl: config.publicUrl,
+    limits: config.limits,
+    http: config.http,
+    connect: config.connect,
+    trustProxy: config.trustProxy,
   });
   const address = await app.listen({ port: config.port, host: config.host });
   // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
@@ -75,6 +86,7 @@ async function main() {
     leaseMs: config.taskLeaseMs,
     concurrency: config.taskConcurrency,
     pollMs: config.taskPollMs,
+    statementTimeoutMs: config.taskStatementTimeoutMs,
     logger: logger.child({ component: 'worker' }),
   });
   await worker.start();
@@ -86,12 +98,15 @@ async function main() {
     { backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) },
     `serving the Stream users API on ${address}`,
   );
-  if (generated) {
-    // Printed plainly so that a person running `npm start` can copy them into their SDK set-up.
+  if (created) {
+    // Printed plainly, on this one start only, so that a person running `npm start` can copy them into their SDK
+    // set-up. Later starts print the key alone.
     process.stdout.write(
       `\n  API key:    ${credentials.apiKey}\n  API secret: ${credentials.apiSecret}\n` +
-        `  (generated on first start and kept in ${config.dataDir}; set STREAM_API_KEY and STREAM_API_SECRET to choose your own)\n\n`,
+        `  (generated now and kept in ${config.dataDir}; shown this once. Set STREAM_API_KEY and STREAM_API_SECRET to choose your own)\n\n`,
     );
+  } else if (generated) {
+    process.stdout.write(`\n  API key:    ${credentials.apiKey}\n  (the secret generated on the first start is kept in ${config.dataDir})\n\n`);
   }
 
   let stopping = false;
@@ -104,6 +119,8 @@ async function main() {
       // Stop taking requests and tasks; let in-flight ones finish (the worker releases what it cannot finish).
       await Promise.all([app.close(), wsListener?.close(), worker.stop()]);
       await database.close();
+    } catch (error) {
+      logger.error({ err: error }, 'shutting down failed');
     } finally {
       process.exit(0);
     }

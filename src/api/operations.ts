@@ -130,7 +130,7 @@ export const operations: Operation[] = [
     query: QueryUsersQuery,
     response: QueryUsersResponse,
     async handle({ ctx, caller, rep, query }) {
-      const rows = await queryUsers(ctx, caller, parseQueryPayload(query.payload));
+      const rows = await queryUsers(ctx, caller, parseQueryPayload(query.payload, ctx.limits));
       return { users: rows.map((row) => rep.fullUser(row)) };
     },
   }),

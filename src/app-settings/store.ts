@@ -41,17 +41,18 @@ export async function writeSettings(db: Db, change: SettingsChange): Promise<voi
     .execute();
 }
 
-/** The generated credentials, generating them the first time (concurrent starters agree on one pair). */
-export async function generatedCredentials(db: Db): Promise<{ apiKey: string; apiSecret: string }> {
+/**
+ * The generated credentials, generating them the first time; `created` says whether this call made them. (Only the
+ * embedded database generates credentials, and only one process opens it at a time.)
+ */
+export async function generatedCredentials(db: Db): Promise<{ apiKey: string; apiSecret: string; created: boolean }> {
   await db.insertInto('app_settings').values({ id: 1 }).onConflict((oc) => oc.column('id').doNothing()).execute();
-  const row = await db
-    .updateTable('app_settings')
-    .set((eb) => ({
-      generated_api_key: eb.fn.coalesce('generated_api_key', eb.val(randomBytes(6).toString('hex'))),
-      generated_api_secret: eb.fn.coalesce('generated_api_secret', eb.val(randomBytes(32).toString('base64url'))),
-    }))
-    .where('id', '=', 1)
-    .returning(['generated_api_key', 'generated_api_secret'])
-    .executeTakeFirstOrThrow();
-  return { apiKey: row.generated_api_key!, apiSecret: row.generated_api_secret! };
+  const existing = await db.selectFrom('app_settings').select(['generated_api_key', 'generated_api_secret']).where('id', '=', 1).executeTakeFirstOrThrow();
+  if (existing.generated_api_key && existing.generated_api_secret) {
+    return { apiKey: existing.generated_api_key, apiSecret: existing.generated_api_secret, created: false };
+  }
+  const apiKey = randomBytes(6).toString('hex');
+  const apiSecret = randomBytes(32).toString('base64url');
+  await db.updateTable('app_settings').set({ generated_api_key: apiKey, generated_api_secret: apiSecret }).where('id', '=', 1).execute();
+  return { apiKey, apiSecret, created: true };
 }

@@ -5,6 +5,7 @@
 import { identifyCaller, type AppCredentials } from '../auth/core.js';
 import { ErrorCode, StreamError, inputError } from '../http/errors.js';
 import { isPlainObject } from '../lib/json.js';
+import { parseRequestJson, type InputLimits } from '../limits.js';
 import { checkUserId } from '../users/validation.js';
 
 export type ConnectCaller =
@@ -19,7 +20,7 @@ export function isConnectPath(url: string | undefined): boolean {
 }
 
 /** Validates the connect request's credentials and payload; throws the StreamError the client is rejected with. */
-export async function authenticateConnect(url: string, credentials: AppCredentials): Promise<ConnectCaller> {
+export async function authenticateConnect(url: string, credentials: AppCredentials, limits: InputLimits): Promise<ConnectCaller> {
   const params = new URL(url, 'http://localhost').searchParams;
   // stream-chat interpolates the token into the URL, so a missing one arrives as "" or "undefined".
   const token = params.get('authorization')?.trim();
@@ -31,12 +32,7 @@ export async function authenticateConnect(url: string, credentials: AppCredentia
 
   const rawJson = params.get('json');
   if (!rawJson) throw inputError('json is a required query parameter');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(rawJson);
-  } catch {
-    throw inputError('json must be a JSON object {user_id, user_details}');
-  }
+  const payload = parseRequestJson(rawJson, limits, 'json');
   if (!isPlainObject(payload)) throw inputError('json must be a JSON object {user_id, user_details}');
 
   // Anonymous: stream-chat sends a random user_id and `{id, anon: true}`, with an empty authorization. None of it is

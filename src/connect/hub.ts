@@ -21,7 +21,9 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ActivityRecorder } from '../activity/service.js';
+import { DEFAULT_CONNECT_LIMITS, type ConnectLimits } from '../config.js';
 import type { ServiceContext } from '../context.js';
+import { MemoryCounters } from '../rate-limits/counters.js';
 import { ErrorCode, StreamError, databaseInputError } from '../http/errors.js';
 import type { UserV1 } from '../users/representation.js';
 import { anonymousUser, errorFrame, healthCheck, ownUser } from './frames.js';
@@ -37,6 +39,10 @@ export interface ConnectHubOptions {
   heartbeatMs?: number;
   /** How long shutdown waits for clients to answer the close before it drops their sockets. Default 1 s. */
   closeGraceMs?: number;
+  /** Bounds on connections and on what one connection may send or leave unread. */
+  limits?: Partial<ConnectLimits>;
+  /** Take the client address from X-Forwarded-For (behind a proxy you trust). */
+  trustProxy?: boolean;
 }
 
 /** Close codes. 1000 ends a rejected connection (stream-chat: "rejected, don't retry"); the others make it reconnect. */
@@ -51,20 +57,40 @@ const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 class Connection {
   readonly id: string = randomUUID();
   readonly startedAt = process.hrtime.bigint();
+  /** Frames received in the current second, for the inbound rate limit. */
+  private second = 0;
+  private framesThisSecond = 0;
   /** Set once the first health.check has been sent. */
   ready = false;
-  /** The user of a user connection whose user_connections row exists. */
+  /** The user and token of a user connection (counted against the user's connection limit). */
   stored: { userId: string; issuedAt: number | undefined } | undefined;
+  /** Its user_connections row exists. */
+  present = false;
   /** Answered the last WebSocket ping (or sent anything) since the previous heartbeat. */
   alive = true;
   closed = false;
   readonly closedPromise: Promise<void>;
   private markClosed!: () => void;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    readonly address: string,
+    private readonly limits: ConnectLimits,
+  ) {
     this.closedPromise = new Promise((resolve) => {
       this.markClosed = resolve;
     });
+  }
+
+  /** Counts a frame received; false when the socket is over its frames-per-second limit. */
+  countFrame(): boolean {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.framesThisSecond = 0;
+    }
+    this.framesThisSecond += 1;
+    return this.framesThisSecond <= this.limits.messagesPerSecond;
   }
 
   onClosed() {
@@ -73,12 +99,29 @@ class Connection {
   }
 
   send(frame: string) {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(frame);
+    // A client that does not read leaves what it is sent queued here: past the cap, the socket is dropped rather than
+    // let it hold memory without bound (a close frame would only queue behind the rest).
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) this.ws.terminate();
   }
 
   close(code: number, reason: string) {
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
   }
+
+  /** Closes a misbehaving client, and drops it a second later if it does not answer the close (it may not read). */
+  eject(code: number, reason: string) {
+    this.close(code, reason);
+    setTimeout(() => this.ws.terminate(), 1_000).unref();
+  }
+}
+
+/** The client's address: the socket's peer, or the first X-Forwarded-For entry behind a trusted proxy. */
+function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = request.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return (trustProxy && first) || request.socket.remoteAddress || 'unknown';
 }
 
 function isClientPing(message: unknown): boolean {
@@ -108,9 +151,17 @@ export class ConnectHub {
   private ticking = false;
   private closing = false;
 
+  private readonly limits: ConnectLimits;
+  /** Open connections per client address and per user. */
+  private readonly perAddress = new Map<string, number>();
+  private readonly perUser = new Map<string, number>();
+  /** Connect attempts per client address in the current minute. */
+  private readonly attempts = new MemoryCounters();
+
   constructor(private readonly options: ConnectHubOptions) {
     this.activity = options.activity ?? new ActivityRecorder(options.ctx.db);
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
+    this.limits = { ...DEFAULT_CONNECT_LIMITS, ...options.limits };
   }
 
   /** Number of open connections (anonymous ones included). */
@@ -123,18 +174,31 @@ export class ConnectHub {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(request, socket, head));
   }
 
+  /**
+   * Takes an upgrade, or refuses it before any WebSocket work when the server or the client's address is over its
+   * limits: 503 when the server holds its total, 429 for an address over its connections or its attempts a minute.
+   * stream-chat treats such an answer as a network failure and retries with backoff, which is what these want.
+   */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
     socket.on('error', () => socket.destroy());
     if (!isConnectPath(request.url)) return refuseUpgrade(socket, 404, 'Not Found');
-    if (this.closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request.url ?? '/connect'));
+    if (this.closing || this.connections.size >= this.limits.total) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    const address = clientAddress(request, this.options.trustProxy ?? false);
+    const [attempts] = this.attempts.incrementNow([address], Math.floor(Date.now() / 60_000));
+    if (attempts! > this.limits.attemptsPerMinute || (this.perAddress.get(address) ?? 0) >= this.limits.perAddress) {
+      return refuseUpgrade(socket, 429, 'Too Many Requests');
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, address, request.url ?? '/connect'));
   }
 
-  private accept(ws: WebSocket, url: string) {
-    const connection = new Connection(ws);
+  private accept(ws: WebSocket, address: string, url: string) {
+    const connection = new Connection(ws, address, this.limits);
     this.connections.add(connection);
+    adjust(this.perAddress, address, 1);
     ws.on('close', () => {
       this.connections.delete(connection);
+      adjust(this.perAddress, address, -1);
+      if (connection.stored) adjust(this.perUser, connection.stored.userId, -1);
       connection.onClosed();
     });
     ws.on('error', (error) => this.options.logger?.debug({ err: error, connectionId: connection.id }, 'websocket error'));
@@ -143,6 +207,7 @@ export class ConnectHub {
     });
     ws.on('message', (data, isBinary) => {
       connection.alive = true;
+      if (!connection.countFrame()) return connection.eject(CLOSE_POLICY, 'too many messages');
       if (!connection.ready || isBinary) return;
       let message: unknown;
       try {
@@ -181,21 +246,27 @@ export class ConnectHub {
       }
     }
     await connection.closedPromise;
-    if (connection.stored) await removePresence(this.options.ctx, connection.id);
+    if (connection.present) await removePresence(this.options.ctx, connection.id);
   }
 
   /** The handshake; returns `me`, or undefined when the socket closed meanwhile. */
   private async open(connection: Connection, url: string): Promise<UserV1 | undefined> {
     const { ctx } = this.options;
     if (this.closing) return undefined; // accepted while shutting down: closed with 1001 already
-    const caller = await authenticateConnect(url, ctx.credentials());
+    const caller = await authenticateConnect(url, ctx.credentials(), ctx.limits);
     if (caller.kind === 'anonymous') return anonymousUser();
 
     const token = { userId: caller.userId, issuedAt: caller.issuedAt };
+    if ((this.perUser.get(caller.userId) ?? 0) >= this.limits.perUser) {
+      throw new StreamError(ErrorCode.RateLimit, `user "${caller.userId}" has too many connections: the limit is ${this.limits.perUser}`);
+    }
+    // Counted from here, before the awaits, so that simultaneous connects of one user cannot all pass the check.
+    connection.stored = token;
+    adjust(this.perUser, caller.userId, 1);
     await admitUser(ctx, token, caller.details);
     if (connection.closed) return undefined;
     await addPresence(ctx, connection.id, caller.userId);
-    connection.stored = token;
+    connection.present = true;
     if (connection.closed) return undefined;
     try {
       await this.activity.record(caller.userId);
@@ -226,7 +297,7 @@ export class ConnectHub {
         }
         connection.alive = false;
         connection.ws.ping();
-        if (connection.stored) stored.push(connection);
+        if (connection.present) stored.push(connection);
       }
       if (this.connections.size === 0 && this.heartbeat) {
         clearInterval(this.heartbeat);
@@ -270,6 +341,12 @@ export class ConnectHub {
     await all();
     this.wss.close();
   }
+}
+
+function adjust(counts: Map<string, number>, key: string, by: number) {
+  const count = (counts.get(key) ?? 0) + by;
+  if (count > 0) counts.set(key, count);
+  else counts.delete(key);
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string) {

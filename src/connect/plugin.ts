@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ActivityRecorder } from '../activity/service.js';
+import type { ConnectLimits } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { ConnectHub } from './hub.js';
 
@@ -20,6 +21,8 @@ declare module 'fastify' {
 export interface ConnectDeps {
   ctx: ServiceContext;
   activity?: ActivityRecorder;
+  limits?: Partial<ConnectLimits>;
+  trustProxy?: boolean;
   heartbeatMs?: number;
 }
 

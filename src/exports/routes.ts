@@ -10,7 +10,7 @@ export const exportDownloadRoutes: FastifyPluginAsyncTypebox<{ ctx: ServiceConte
   app.route({
     method: 'GET',
     url: '/exports/users/:file',
-    config: { public: true, rateLimited: false },
+    config: { public: true },
     schema: {
       operationId: 'DownloadUsersExport',
       summary: 'Download an export file (signed link from a completed ExportUsers task)',

@@ -2,20 +2,14 @@
 // parsing quirks, and the error envelope {code, message, StatusCode, duration, more_info, details} for every
 // failure (unknown route, malformed or oversized body, schema failure, thrown StreamError, internal error).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, StreamError, databaseInputError } from './errors.js';
-import type { RateLimiter } from './rate-limit.js';
+import { ErrorCode, StreamError, databaseInputError, databaseUnavailableError } from './errors.js';
+import { parseRequestJson, type InputLimits } from '../limits.js';
 
 const MORE_INFO = 'https://getstream.io/chat/docs/api_errors_response';
 
 declare module 'fastify' {
   interface FastifyRequest {
     startedAt: bigint;
-  }
-  interface FastifyContextConfig {
-    /** Routes outside Stream's API (health, downloads) are not rate limited. */
-    rateLimited?: boolean;
-    /** Stream's OperationId when it differs from the schema's operationId (v1 twins of v2 routes). */
-    operation?: string;
   }
 }
 
@@ -60,7 +54,7 @@ function toStreamError(error: FastifyError | StreamError | Error): StreamError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new StreamError(ErrorCode.Input, 'invalid JSON body');
   }
-  const rejected = databaseInputError(error);
+  const rejected = databaseInputError(error) ?? databaseUnavailableError(error);
   if (rejected) return rejected;
   if (error instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {
     return new StreamError(ErrorCode.Input, 'invalid JSON body');
@@ -94,45 +88,29 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: StreamEr
 }
 
 /**
- * Errors Node's HTTP parser raises before Fastify sees a request (headers over the limit, a malformed request line)
- * still get Stream's envelope.
+ * Errors Node's HTTP server raises before Fastify sees a request (headers over the limit, a malformed request line, a
+ * request not received in time) still get Stream's envelope.
  */
 export function answerClientError(parseError: Error & { code?: string }, socket: import('node:net').Socket) {
   if (!socket.writable) return;
-  const tooLarge = parseError.code === 'HPE_HEADER_OVERFLOW';
-  const error = tooLarge
-    ? new StreamError(ErrorCode.MaxHeaderSize, 'request headers are too large')
-    : new StreamError(ErrorCode.Input, 'malformed HTTP request', { statusCode: 400 });
+  const error =
+    parseError.code === 'HPE_HEADER_OVERFLOW'
+      ? new StreamError(ErrorCode.MaxHeaderSize, 'request headers are too large')
+      : parseError.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new StreamError(ErrorCode.RequestTimeout, 'the request was not received in time')
+        : new StreamError(ErrorCode.Input, 'malformed HTTP request', { statusCode: 400 });
   const body = JSON.stringify({ ...envelopeOf('Request', error, process.hrtime.bigint()), duration: '0.00ms' });
+  const reason = { 431: 'Request Header Fields Too Large', 408: 'Request Timeout' }[error.statusCode] ?? 'Bad Request';
   socket.end(
-    `HTTP/1.1 ${error.statusCode} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${error.statusCode} ${reason}\r\n` +
       `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
-/** A JSON body parser that tolerates an empty body (the SDK sends Content-Type: application/json on GET). */
-function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void) {
-  if (body.trim() === '') return done(null, undefined);
-  try {
-    done(null, JSON.parse(body));
-  } catch {
-    done(new StreamError(ErrorCode.Input, 'invalid JSON body'));
-  }
-}
-
-export function registerEnvelope(app: FastifyInstance, limiter: RateLimiter, appKey: () => string) {
+export function registerEnvelope(app: FastifyInstance, limits: InputLimits) {
   app.decorateRequest('startedAt', 0n);
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     request.startedAt = process.hrtime.bigint();
-    if (request.routeOptions.config?.rateLimited === false) return;
-    const decision = limiter.take(appKey(), operationOf(request));
-    reply.header('X-RateLimit-Limit', String(decision.limit));
-    reply.header('X-RateLimit-Remaining', String(decision.remaining));
-    reply.header('X-RateLimit-Reset', String(decision.reset));
-    if (!decision.allowed) {
-      reply.header('Retry-After', String(decision.retryAfterSeconds));
-      throw new StreamError(ErrorCode.RateLimit, `Too many requests, check response headers for more information.`);
-    }
   });
 
   // A POST or PATCH without a body is an empty object (Fastify would otherwise fail even an all-optional schema).
@@ -150,6 +128,15 @@ export function registerEnvelope(app: FastifyInstance, limiter: RateLimiter, app
     return payload;
   });
 
+  /** A JSON body parser that tolerates an empty body (the SDK sends Content-Type: application/json on GET). */
+  const parseJsonBody = (_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void) => {
+    if (body.trim() === '') return done(null, undefined);
+    try {
+      done(null, parseRequestJson(body, limits, 'the request body'));
+    } catch (error) {
+      done(error as Error);
+    }
+  };
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
   // Anything else (text/plain, no content type) is read as JSON too, as Stream does not insist on the header.
@@ -157,7 +144,7 @@ export function registerEnvelope(app: FastifyInstance, limiter: RateLimiter, app
 
   app.setErrorHandler((error: FastifyError | StreamError, request, reply) => {
     const streamError = toStreamError(error);
-    if (streamError.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    if (streamError.statusCode >= 500) request.log.error({ err: error }, streamError.statusCode === 503 ? 'database unavailable' : 'request failed');
     return sendError(request, reply, streamError);
   });
 

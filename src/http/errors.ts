@@ -11,6 +11,7 @@ export const ErrorCode = {
   DoesNotExist: 16,
   NotAllowed: 17,
   PayloadTooBig: 22,
+  RequestTimeout: 23,
   MaxHeaderSize: 24,
   TokenExpired: 40,
   TokenNotValidYet: 41,
@@ -28,6 +29,7 @@ const HTTP_STATUS: Record<number, number> = {
   [ErrorCode.DoesNotExist]: 404,
   [ErrorCode.NotAllowed]: 403,
   [ErrorCode.PayloadTooBig]: 413,
+  [ErrorCode.RequestTimeout]: 408,
   [ErrorCode.MaxHeaderSize]: 431,
   [ErrorCode.TokenExpired]: 401,
   [ErrorCode.TokenNotValidYet]: 401,
@@ -64,4 +66,21 @@ export function databaseInputError(error: unknown, subject = 'a value in the req
   const sqlState = (error as { code?: unknown } | null)?.code;
   if (typeof sqlState !== 'string' || !/^(22[0-9A-Z]{3}|54000)$/.test(sqlState)) return undefined;
   return inputError(sqlState === '54000' ? `${subject} is too long to be stored` : `${subject} can not be stored`);
+}
+
+/** SQLSTATEs of a database that is shutting down, restarting, refusing connections, or lost mid-statement. */
+const UNAVAILABLE_STATES = /^(08\d{3}|57P0[1-4]|53300)$/;
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/**
+ * The database could not answer: it is down or restarting (connection errors), or a statement ran past its
+ * statement_timeout (57014). A 503 the client may retry; nothing was committed.
+ */
+export function databaseUnavailableError(error: unknown): StreamError | undefined {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === '57014') return new StreamError(ErrorCode.Internal, 'the database did not answer in time, try again', { statusCode: 503 });
+  const lost =
+    (typeof code === 'string' && (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_CODES.has(code))) ||
+    (typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connection is closed|Client was closed/i.test(message));
+  return lost ? new StreamError(ErrorCode.Internal, 'the database is unavailable, try again', { statusCode: 503 }) : undefined;
 }

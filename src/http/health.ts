@@ -13,7 +13,7 @@ export function registerHealth(app: FastifyInstance, db: Db) {
   app.get(
     '/healthz',
     {
-      config: { public: true, rateLimited: false },
+      config: { public: true },
       schema: {
         operationId: 'Healthz',
         summary: 'Liveness probe',
@@ -28,7 +28,7 @@ export function registerHealth(app: FastifyInstance, db: Db) {
   app.get(
     '/readyz',
     {
-      config: { public: true, rateLimited: false },
+      config: { public: true },
       schema: {
         operationId: 'Readyz',
         summary: 'Readiness probe',

@@ -120,9 +120,18 @@ class FencedOff extends Error {}
  * Runs a task's effects and records its completion in one transaction: the effects count only if the completion does
  * (the run still holds the task), so that each task takes effect exactly once. False when fenced off (rolled back).
  */
-export async function runAndComplete(db: Db, task: ClaimedTask, effects: (trx: Tx) => Promise<unknown>): Promise<boolean> {
+export async function runAndComplete(
+  db: Db,
+  task: ClaimedTask,
+  effects: (trx: Tx) => Promise<unknown>,
+  options: { statementTimeoutMs?: number } = {},
+): Promise<boolean> {
   try {
     await db.transaction().execute(async (trx) => {
+      // A task may take longer than a request: its own statement_timeout, for this transaction only.
+      if (options.statementTimeoutMs !== undefined) {
+        await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
+      }
       const result = await effects(trx);
       if (!(await completeTask(trx, task, result))) throw new FencedOff();
     });

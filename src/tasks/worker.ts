@@ -32,6 +32,8 @@ export interface WorkerOptions {
   maxBackoffMs?: number;
   /** How long shutdown waits for running tasks before releasing them. */
   shutdownGraceMs?: number;
+  /** statement_timeout of a task's transaction (PostgreSQL), longer than a request's. */
+  statementTimeoutMs?: number;
   logger?: Logger;
   owner?: string;
 }
@@ -104,10 +106,14 @@ export class Worker {
   }
 
   private startTask(task: ClaimedTask): void {
-    const done = this.execute(task).finally(() => {
-      this.running.delete(task.id);
-      this.notify();
-    });
+    // execute() records its own failures; what is left (the database gone while recording one) is logged here, so
+    // that no rejection goes unhandled. The lease then runs out and the task is claimed again.
+    const done = this.execute(task)
+      .catch((error) => this.options.logger?.error({ err: error, task: task.id }, 'a task attempt could not be recorded'))
+      .finally(() => {
+        this.running.delete(task.id);
+        this.notify();
+      });
     this.running.set(task.id, { task, done });
   }
 
@@ -135,7 +141,8 @@ export class Worker {
       renewLease(db, task, leaseMs).catch((error) => logger?.warn({ err: error, task: task.id }, 'lease renewal failed'));
     }, Math.max(50, Math.floor(leaseMs / 3)));
     try {
-      if (!(await runAndComplete(db, task, (trx) => handler(trx, task)))) throw new LeaseLostError();
+      const completed = await runAndComplete(db, task, (trx) => handler(trx, task), { statementTimeoutMs: this.options.statementTimeoutMs });
+      if (!completed) throw new LeaseLostError();
       logger?.debug({ task: task.id, type: task.type }, 'task completed');
     } catch (error) {
       if (error instanceof LeaseLostError) {

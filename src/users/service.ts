@@ -7,8 +7,10 @@ import type { UniqueUsernames } from '../app-settings/service.js';
 import type { Caller } from '../auth/core.js';
 import { signUserToken } from '../auth/jwt.js';
 import type { ServiceContext } from '../context.js';
+import type { RawBuilder } from 'kysely';
 import type { Db, Micros, Tx } from '../db/schema.js';
 import { ErrorCode, StreamError, inputError, notAllowed, notFound } from '../http/errors.js';
+import { checkDepth, type InputLimits } from '../limits.js';
 import { changesFor, splitDetails } from './connect-details.js';
 import type { UserRow } from './representation.js';
 import type { QueryUsersPayload, UpdateUserPartialRequest, UserRequest } from './schemas.js';
@@ -52,10 +54,11 @@ interface UpsertInput {
 }
 
 /** Validates one user and returns what to store, with its JSON (measured for the size rule, sent as is). */
-function toUpsertInput(user: UserRequest): { input: UpsertInput; json: string } {
+function toUpsertInput(user: UserRequest, limits: InputLimits): { input: UpsertInput; json: string } {
   checkUserId(user.id);
   const custom = user.custom ?? {};
   checkCustomKeys(custom);
+  checkDepth(custom, limits.customDepth, `custom data of user "${user.id}"`);
   const input: UpsertInput = {
     id: user.id,
     name: user.name ?? null,
@@ -76,10 +79,10 @@ function toUpsertInput(user: UserRequest): { input: UpsertInput; json: string } 
  * without a transaction. Replace semantics: name, image, custom, language, invisible, privacy_settings and teams_role
  * not sent are cleared; role and teams keep their stored values when omitted.
  */
-async function writeUpserts(db: Db, users: UserRequest[]): Promise<UserRow[]> {
+async function writeUpserts(db: Db, users: UserRequest[], limits: InputLimits): Promise<UserRow[]> {
   checkBatchSize(users.length);
   const byId = new Map<string, { input: UpsertInput; json: string }>();
-  for (const user of users) byId.set(user.id, toUpsertInput(user)); // last one wins, as in the SDK's map
+  for (const user of users) byId.set(user.id, toUpsertInput(user, limits)); // last one wins, as in the SDK's map
   const inputs = [...byId.values()];
   const rows = await upsertUserRows(db, `[${inputs.map((i) => i.json).join(',')}]`);
   const ids = inputs.map(({ input }) => input.id);
@@ -101,7 +104,7 @@ export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: Us
   const settings = await ctx.settings.get();
   // The upsert statement is atomic on its own: a server-side upsert without name checks needs no transaction
   // (and saves the round trips of one on the busiest write path).
-  if (caller.kind === 'server' && settings.enforce_unique_usernames === 'no') return writeUpserts(ctx.db, users);
+  if (caller.kind === 'server' && settings.enforce_unique_usernames === 'no') return writeUpserts(ctx.db, users, ctx.limits);
   return ctx.db.transaction().execute(async (trx) => {
     if (caller.kind === 'user') {
       // A user may not give itself another role or other teams.
@@ -118,7 +121,7 @@ export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: Us
       }
     }
     if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, users.map((user) => user.name));
-    const rows = await writeUpserts(trx, users);
+    const rows = await writeUpserts(trx, users, ctx.limits);
     await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows);
     return rows;
   });
@@ -126,13 +129,23 @@ export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: Us
 
 // --- partial update ----------------------------------------------------------------------------------------------------
 
+/** A user's partial update, checked and compiled to SET items before any SQL runs. */
+interface CompiledChange {
+  id: string;
+  assignments: RawBuilder<unknown>[];
+}
+
+function compileChange(change: UpdateUserPartialRequest, userOnly: boolean, limits: InputLimits): CompiledChange {
+  checkUserId(change.id);
+  return { id: change.id, assignments: compileChanges(change, { userOnly, limits }) };
+}
+
 /**
  * One user's partial update: one UPDATE whose expressions read the row's current values, then the checks on what it
  * left (shape and size). Only correct inside a transaction, which rolls the write back when a check fails.
  */
-async function updateUserPartial(trx: Tx, change: UpdateUserPartialRequest, options: { userOnly?: boolean } = {}): Promise<UserRow> {
-  checkUserId(change.id);
-  const row = await updateUserRow(trx, change.id, compileChanges(change, options.userOnly));
+async function applyChange(trx: Tx, change: CompiledChange): Promise<UserRow> {
+  const row = await updateUserRow(trx, change.id, change.assignments);
   if (!row) {
     const [existing] = await findUsersByIds(trx, [change.id]);
     if (!existing || existing.deleted_at !== null) throw notFound(`user "${change.id}" does not exist`);
@@ -146,13 +159,14 @@ async function updateUserPartial(trx: Tx, change: UpdateUserPartialRequest, opti
 export async function updateUsersPartial(ctx: ServiceContext, caller: Caller, changes: UpdateUserPartialRequest[]): Promise<UserRow[]> {
   checkBatchSize(changes.length);
   requireSelf(caller, changes.map((change) => change.id), 'update');
+  const compiled = changes.map((change) => compileChange(change, caller.kind !== 'server', ctx.limits));
   const settings = await ctx.settings.get();
   return ctx.db.transaction().execute(async (trx) => {
     if (settings.enforce_unique_usernames !== 'no') {
       await lockUsernames(trx, changes.map((change) => change.set?.name as string | undefined));
     }
     const rows: UserRow[] = [];
-    for (const change of changes) rows.push(await updateUserPartial(trx, change, { userOnly: caller.kind !== 'server' }));
+    for (const change of compiled) rows.push(await applyChange(trx, change));
     await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows);
     return rows;
   });
@@ -169,7 +183,7 @@ async function queryScopeOf(ctx: ServiceContext, caller: Caller): Promise<QueryS
 }
 
 export async function queryUsers(ctx: ServiceContext, caller: Caller, payload: QueryUsersPayload): Promise<UserRow[]> {
-  return selectQueriedUsers(ctx.db, payload, await queryScopeOf(ctx, caller));
+  return selectQueriedUsers(ctx.db, payload, await queryScopeOf(ctx, caller), ctx.limits);
 }
 
 // --- guests ------------------------------------------------------------------------------------------------------------
@@ -186,7 +200,7 @@ export async function createGuest(ctx: ServiceContext, _caller: Caller, user: Us
   const settings = await ctx.settings.get();
   if (settings.guest_user_creation_disabled) throw notAllowed('guest user creation is disabled for this app');
   if (settings.multi_tenant_enabled) throw notAllowed('guest users are not available for multi-tenant apps');
-  const { input } = toUpsertInput({ ...user, role: 'guest' });
+  const { input } = toUpsertInput({ ...user, role: 'guest' }, ctx.limits);
   const row = await ctx.db.transaction().execute(async (trx) => {
     if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, [user.name]);
     let created: UserRow | undefined;
@@ -307,9 +321,9 @@ export async function syncConnectingUser(ctx: ServiceContext, userId: string, ra
     if (uniqueNames !== 'no') await lockUsernames(trx, [name]);
     let written: UserRow;
     if (row) {
-      written = await updateUserPartial(trx, { id: userId, set: set! }, { userOnly: true });
+      written = await applyChange(trx, compileChange({ id: userId, set: set! }, true, ctx.limits));
     } else {
-      [written] = (await writeUpserts(trx, [{ ...details.fields, id: userId, custom: details.custom } as UserRequest])) as [UserRow];
+      [written] = (await writeUpserts(trx, [{ ...details.fields, id: userId, custom: details.custom } as UserRequest], ctx.limits)) as [UserRow];
     }
     await checkUniqueUsernames(trx, uniqueNames, [written]);
     return written;

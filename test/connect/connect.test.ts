@@ -363,7 +363,7 @@ describe('raw WebSocket', () => {
     ['a token for another user', { authorization: signToken({ user_id: 'someone-else' }) }, 5, 'not for the connecting user'],
     ['a server token', { authorization: signToken({ server: true }) }, 5, 'server-side token'],
     ['no json', { json: '' }, 4, 'json is a required'],
-    ['json that is not JSON', { json: '{nope' }, 4, 'json must be a JSON object'],
+    ['json that is not JSON', { json: '{nope' }, 4, 'json is not valid JSON'],
     ['an invalid user id', { json: { user_id: 'no spaces allowed' }, authorization: signToken({ user_id: 'no spaces allowed' }) }, 4, 'is invalid'],
     ['an expired token', { authorization: signToken({ user_id: 'judy', exp: Math.floor(Date.now() / 1000) - 60 }) }, 40, 'token has expired'],
   ])('rejects %s', async (_name, override, code, message) => {

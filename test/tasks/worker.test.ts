@@ -187,3 +187,33 @@ describe('leases and wake-up', () => {
     expect(await task(id)).toMatchObject({ result: { finished: true } });
   });
 });
+
+describe('failures of the database while recording a failure', () => {
+  it('never leave a rejection unhandled: the attempt is logged, the worker goes on', async () => {
+    await clearQueue();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // Every query-builder UPDATE fails (failAttempt is one; the claim is raw SQL and succeeds).
+      const failingUpdates = database.db.withPlugin({
+        transformQuery: (args) => {
+          if (args.node.kind === 'UpdateQueryNode') throw new Error('the database went away');
+          return args.node;
+        },
+        transformResult: async (args) => args.result,
+      });
+      const logged: string[] = [];
+      const logger = { error: (_obj: unknown, message: string) => logged.push(message), warn: () => {}, debug: () => {} };
+      const id = await database.db.transaction().execute((trx) => enqueueTask(trx, 'NoSuchType' as never, {}, { maxAttempts: 1 }));
+      startWorker(async () => ({}), { db: failingUpdates, logger: logger as never });
+      await until(async () => logged, (messages) => messages.includes('a task attempt could not be recorded'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(unhandled).toEqual([]);
+      // Nothing was recorded: the task is still the running attempt's, to be claimed again when its lease lapses.
+      expect(await task(id)).toMatchObject({ status: 'running' });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

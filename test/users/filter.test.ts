@@ -359,7 +359,7 @@ describe('compileFilter: rejections', () => {
     expectInputError(() => compileFilter({ '': 1 }), 'filter field names must not be empty');
     expectInputError(() => compileFilter({ 'a..b': 1 }), 'invalid field name a..b');
     expectInputError(() => compileFilter({ '.a': 1 }), 'invalid field name .a');
-    expectInputError(() => compileFilter({ [Array(11).fill('k').join('.')]: 1 }), 'nested too deeply');
+    expectInputError(() => compileFilter({ [Array(11).fill('k').join('.')]: 1 }), 'the key segments limit is 10');
   });
 
   it('rejects empty $autocomplete values with Stream’s exact message', () => {

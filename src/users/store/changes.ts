@@ -4,6 +4,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { requestTimeToSql } from '../../db/timestamps.js';
 import { inputError, notAllowed } from '../../http/errors.js';
 import { isPlainObject } from '../../lib/json.js';
+import { jsonDepth, type InputLimits } from '../../limits.js';
 import type { UpdateUserPartialRequest } from '../schemas.js';
 import { PRIVACY_KEYS, RESERVED_FIELDS } from '../validation.js';
 
@@ -31,22 +32,31 @@ interface Target {
   path: string[];
 }
 
-function checkKey(key: string): string[] {
+function checkKey(key: string, limits: InputLimits): string[] {
   if (key === '' || key.includes('..') || /\s/.test(key) || key.startsWith('.') || key.endsWith('.')) {
-    throw inputError(`field name "${key}" is invalid: it must not be empty, contain whitespace or "..", or start or end with "."`);
+    throw inputError(`field name "${shorten(key)}" is invalid: it must not be empty, contain whitespace or "..", or start or end with "."`);
   }
-  return key.split('.');
+  const parts = key.split('.');
+  if (parts.length > limits.keySegments) {
+    throw inputError(`field name "${shorten(key)}" has ${parts.length} segments: the key segments limit is ${limits.keySegments}`);
+  }
+  return parts;
+}
+
+/** A key as an error message quotes it: whole when short. */
+function shorten(key: string): string {
+  return key.length <= 80 ? key : `${key.slice(0, 77)}...`;
 }
 
 /** Where a flat or dotted key lands: a built-in column, a path in a jsonb column, or a custom field. */
-function targetOf(key: string, userOnly: boolean): Target {
-  const parts = checkKey(key);
+function targetOf(key: string, userOnly: boolean, limits: InputLimits): Target {
+  const parts = checkKey(key, limits);
   const head = parts[0]!;
   if (head === 'custom') return { column: 'custom', path: parts.slice(1) };
   // Own keys only: "constructor", "__proto__" and the like are custom fields, not columns.
   if (Object.hasOwn(UNSET_VALUE, head)) {
     const column = head as Column;
-    if (parts.length > 1 && !JSON_COLUMNS.has(column)) throw inputError(`field "${head}" has no nested field "${parts.slice(1).join('.')}"`);
+    if (parts.length > 1 && !JSON_COLUMNS.has(column)) throw inputError(`field "${head}" has no nested field "${shorten(parts.slice(1).join('.'))}"`);
     if (column === 'privacy_settings' && parts.length > 1) checkPrivacyKey(parts[1]!);
     // A user may not change its own permissions, nor lift a revocation of its own tokens.
     if (userOnly && (column === 'role' || column === 'teams' || column === 'teams_role' || column === 'revoke_tokens_issued_before')) {
@@ -60,7 +70,35 @@ function targetOf(key: string, userOnly: boolean): Target {
 
 function checkPrivacyKey(key: string) {
   if (!PRIVACY_KEYS.has(key)) {
-    throw inputError(`privacy_settings has no field "${key}": it has ${[...PRIVACY_KEYS].join(', ')}`);
+    throw inputError(`privacy_settings has no field "${shorten(key)}": it has ${[...PRIVACY_KEYS].join(', ')}`);
+  }
+}
+
+/** A privacy setting's value, checked before the merge runs in SQL: {"enabled": true or false}. */
+function checkPrivacySetting(key: string, value: unknown) {
+  checkPrivacyKey(key);
+  if (!isPlainObject(value) || typeof value.enabled !== 'boolean') {
+    throw inputError(`privacy_settings.${key} must be an object {"enabled": true or false}`);
+  }
+}
+
+/** What a path inside a JSON column may be set to, checked before SQL runs (the column's shape, the depth limit). */
+function checkNestedValue(column: Column, key: string, path: string[], value: unknown, limits: InputLimits) {
+  if (column === 'teams_role' && (path.length > 1 || typeof value !== 'string')) throw inputError(`field "${shorten(key)}" must be a role string`);
+  if (column === 'privacy_settings') {
+    if (path.length === 1) checkPrivacySetting(path[0]!, value);
+    else if (path.length > 2 || path[1] !== 'enabled' || typeof value !== 'boolean') {
+      throw inputError(`field "${shorten(key)}" is invalid: privacy settings are {"enabled": true or false}`);
+    }
+  }
+  checkValueDepth(key, path.length, value, limits);
+}
+
+/** A value set at `pathLength` levels inside a JSON column, held to the custom data nesting depth limit. */
+function checkValueDepth(key: string, pathLength: number, value: unknown, limits: InputLimits) {
+  const depth = pathLength + jsonDepth(value);
+  if (depth > limits.customDepth) {
+    throw inputError(`field "${shorten(key)}" would be nested ${depth} levels deep: the custom data nesting depth limit is ${limits.customDepth}`);
   }
 }
 
@@ -105,6 +143,7 @@ function columnValue(column: Exclude<Column, 'custom'>, key: string, value: unkn
     case 'privacy_settings':
       if (value === null) return sql`NULL`;
       if (!isPlainObject(value)) throw wrong('an object');
+      for (const [setting, state] of Object.entries(value)) checkPrivacySetting(setting, state);
       return jsonParam(value);
     case 'revoke_tokens_issued_before': {
       if (value === null) return sql`NULL`;
@@ -115,34 +154,46 @@ function columnValue(column: Exclude<Column, 'custom'>, key: string, value: unkn
   }
 }
 
-/** Builds the SET expressions of one user's update; each column's expression starts from its current value. */
-export function compileChanges(change: Pick<UpdateUserPartialRequest, 'set' | 'unset'>, userOnly = false): RawBuilder<unknown>[] {
+/**
+ * Builds the SET items of one user's update; each column's expression starts from its current value. Every key and
+ * value is checked here, before any SQL runs: the limits on keys, segments and nesting, and the shape of the JSON
+ * columns whose merges and paths run in SQL.
+ */
+export function compileChanges(
+  change: Pick<UpdateUserPartialRequest, 'set' | 'unset'>,
+  options: { userOnly: boolean; limits: InputLimits },
+): RawBuilder<unknown>[] {
+  const { userOnly, limits } = options;
   const set = change.set ?? {};
   const unset = change.unset ?? [];
+  const setEntries = Object.entries(set);
+  if (setEntries.length > limits.setKeys) throw inputError(`set has ${setEntries.length} keys: the set keys limit is ${limits.setKeys}`);
+  if (unset.length > limits.setKeys) throw inputError(`unset has ${unset.length} keys: the unset keys limit is ${limits.setKeys}`);
   const expressions = new Map<Column, RawBuilder<unknown>>();
   const current = (column: Column) => expressions.get(column) ?? sql.ref(column);
 
   const setKeys = new Set(Object.keys(set));
   for (const key of unset) {
-    if (setKeys.has(key)) throw inputError(`field "${key}" can't be both set and unset`);
+    if (setKeys.has(key)) throw inputError(`field "${shorten(key)}" can't be both set and unset`);
   }
 
-  for (const [key, value] of Object.entries(set)) {
-    const { column, path } = targetOf(key, userOnly);
+  for (const [key, value] of setEntries) {
+    const { column, path } = targetOf(key, userOnly, limits);
     if (value === undefined) continue;
     if (column === 'custom' && path.length === 0) {
       // `set: {custom: {...}}` sets each of its fields, as if they had been sent at the top level.
       if (!isPlainObject(value)) throw inputError('field "custom" must be an object');
       for (const [field, fieldValue] of Object.entries(value)) {
         if (RESERVED_FIELDS.has(field)) throw inputError(`custom field "${field}" is a reserved field name`);
+        checkValueDepth(`custom.${field}`, 1, fieldValue, limits);
         expressions.set('custom', sql`stream_jsonb_set_path(${current('custom')}, ${textArray([field])}, ${jsonParam(fieldValue)})`);
       }
     } else if (column === 'privacy_settings' && path.length === 0) {
       if (!isPlainObject(value)) throw inputError(`field "${key}" must be an object`);
-      for (const field of Object.keys(value)) checkPrivacyKey(field);
+      for (const [setting, state] of Object.entries(value)) checkPrivacySetting(setting, state);
       expressions.set(column, sql`stream_jsonb_deep_merge(coalesce(${current(column)}, '{}'::jsonb), ${jsonParam(value)})`);
     } else if (path.length > 0) {
-      if (column === 'teams_role' && path.length === 1 && typeof value !== 'string') throw inputError(`field "${key}" must be a string`);
+      checkNestedValue(column, key, path, value, limits);
       expressions.set(column, sql`stream_jsonb_set_path(${current(column)}, ${textArray(path)}, ${jsonParam(value)})`);
     } else {
       expressions.set(column, columnValue(column as Exclude<Column, 'custom'>, key, value));
@@ -150,7 +201,7 @@ export function compileChanges(change: Pick<UpdateUserPartialRequest, 'set' | 'u
   }
 
   for (const key of unset) {
-    const { column, path } = targetOf(key, userOnly);
+    const { column, path } = targetOf(key, userOnly, limits);
     if (column === 'custom') {
       expressions.set('custom', path.length === 0 ? sql`'{}'::jsonb` : sql`${current('custom')} #- ${textArray(path)}`);
     } else if (path.length > 0) {

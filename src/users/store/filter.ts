@@ -11,6 +11,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { requestTimeToSql } from '../../db/timestamps.js';
 import { inputError } from '../../http/errors.js';
 import { isPlainObject } from '../../lib/json.js';
+import { DEFAULT_LIMITS, type InputLimits } from '../../limits.js';
 
 export interface SortEntry {
   field: string;
@@ -26,8 +27,6 @@ const MAX_CONDITIONS = 100;
 const MAX_LIST_ITEMS = 100;
 /** Values across the whole filter (list items count one each); bounds the number of bind parameters. */
 const MAX_TOTAL_VALUES = 1000;
-/** Segments of a dotted custom field name (`a.b.c`); each segment is one bind parameter. */
-const MAX_PATH_SEGMENTS = 10;
 const MAX_SORT_ENTRIES = 5;
 
 const AUTOCOMPLETE_INVALID =
@@ -122,10 +121,11 @@ const FALSE = sql<boolean>`FALSE`;
 
 type Condition = RawBuilder<boolean>;
 
-/** Budgets shared by one compileFilter call. */
+/** Budgets shared by one compileFilter call, and the limits they are held to. */
 interface CompileState {
   conditions: number;
   values: number;
+  limits: InputLimits;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -137,10 +137,31 @@ interface CompileState {
  * Throws StreamError (code 4) on any invalid input, before any SQL runs. `undefined`/`null` are treated as `{}`
  * (match everything), like an absent payload.
  */
-export function compileFilter(filter: unknown): RawBuilder<boolean> {
+export function compileFilter(filter: unknown, limits: InputLimits = DEFAULT_LIMITS): RawBuilder<boolean> {
   if (filter === undefined || filter === null) return TRUE;
   if (!isPlainObject(filter)) throw inputError('filter_conditions must be an object');
-  return compileObject(filter, 0, { conditions: 0, values: 0 });
+  checkFilterStrings(filter, limits);
+  return compileObject(filter, 0, { conditions: 0, values: 0, limits });
+}
+
+/** Every string in a filter, field names included, is held to the filter string limit before anything is compiled. */
+function checkFilterStrings(filter: Record<string, unknown>, limits: InputLimits) {
+  const max = limits.filterString;
+  const tooLong = (text: string) => inputError(`a string of ${text.length} characters in filter_conditions is over the filter string limit of ${max}`);
+  const stack: unknown[] = [filter];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (item.length > max) throw tooLong(item);
+    } else if (Array.isArray(item)) {
+      stack.push(...item);
+    } else if (typeof item === 'object' && item !== null) {
+      for (const [key, value] of Object.entries(item)) {
+        if (key.length > max) throw tooLong(key);
+        stack.push(value);
+      }
+    }
+  }
 }
 
 /** One filter object: its keys (fields and logical operators) are ANDed. */
@@ -193,7 +214,7 @@ function compileField(field: string, value: unknown, state: CompileState): Condi
     if (state.values > MAX_TOTAL_VALUES) {
       throw inputError(`filter_conditions has too many values (at most ${MAX_TOTAL_VALUES})`);
     }
-    parts.push(compileCondition(field, spec, operator as Operator, operand));
+    parts.push(compileCondition(field, spec, operator as Operator, operand, state.limits));
   }
   return and(parts);
 }
@@ -213,10 +234,10 @@ function operatorsOf(field: string, value: unknown): Array<[string, unknown]> {
   return entries;
 }
 
-function compileCondition(field: string, spec: FieldSpec, operator: Operator, value: unknown): Condition {
+function compileCondition(field: string, spec: FieldSpec, operator: Operator, value: unknown, limits: InputLimits): Condition {
   switch (spec.kind) {
     case 'text':
-      return textCondition(field, spec.column, spec.nullable, operator, value);
+      return textCondition(field, spec.column, spec.nullable, operator, value, limits);
     case 'teams':
       return teamsCondition(operator, value);
     case 'boolean':
@@ -224,13 +245,13 @@ function compileCondition(field: string, spec: FieldSpec, operator: Operator, va
     case 'timestamp':
       return timestampCondition(field, spec.column, spec.nullable, operator, value);
     case 'custom':
-      return customCondition(field, spec.stringOnly, operator, value);
+      return customCondition(field, spec.stringOnly, operator, value, limits);
   }
 }
 
 // --- built-in text columns: id, name, role, language --------------------------------------------------------------
 
-function textCondition(field: string, column: BuiltinColumn, nullable: boolean, operator: Operator, value: unknown): Condition {
+function textCondition(field: string, column: BuiltinColumn, nullable: boolean, operator: Operator, value: unknown, limits: InputLimits): Condition {
   const col = sql.ref(column);
   switch (operator) {
     case '$eq':
@@ -251,9 +272,9 @@ function textCondition(field: string, column: BuiltinColumn, nullable: boolean, 
     case '$exists':
       return existsColumn(col, nullable, requireBoolean(field, operator, value));
     case '$autocomplete': {
-      if (column === 'id') return sql<boolean>`${col} LIKE ${likePrefixPattern(value)}`;
+      if (column === 'id') return sql<boolean>`${col} LIKE ${likePrefixPattern(value, limits)}`;
       // Must stay textually identical to users_name_words_idx for the planner to use it.
-      return sql<boolean>`to_tsvector('simple', coalesce(name, '')) @@ to_tsquery('simple', ${prefixTsQuery(value)})`;
+      return sql<boolean>`to_tsvector('simple', coalesce(name, '')) @@ to_tsquery('simple', ${prefixTsQuery(value, limits)})`;
     }
     default:
       throw notAllowed(operator, field);
@@ -340,8 +361,8 @@ function existsColumn(col: RawBuilder<unknown>, nullable: boolean, exists: boole
 
 // --- custom fields (jsonb column `custom`) ---------------------------------------------------------------------------
 
-function customCondition(field: string, stringOnly: boolean, operator: Operator, value: unknown): Condition {
-  const path = customPath(field);
+function customCondition(field: string, stringOnly: boolean, operator: Operator, value: unknown, limits: InputLimits): Condition {
+  const path = customPath(field, limits);
   const checkValue = (item: unknown): unknown => {
     if (stringOnly) return requireString(field, operator, item);
     return requireJson(field, operator, item);
@@ -387,7 +408,7 @@ function customCondition(field: string, stringOnly: boolean, operator: Operator,
     case '$autocomplete':
       if (field !== 'username') throw notAllowed(operator, field);
       // Must stay textually identical to users_username_words_idx for the planner to use it.
-      return sql<boolean>`to_tsvector('simple', coalesce(custom ->> 'username', '')) @@ to_tsquery('simple', ${prefixTsQuery(value)})`;
+      return sql<boolean>`to_tsvector('simple', coalesce(custom ->> 'username', '')) @@ to_tsquery('simple', ${prefixTsQuery(value, limits)})`;
   }
 }
 
@@ -408,11 +429,11 @@ function customEquals(path: string[], value: unknown): Condition {
 }
 
 /** `a.b.c` addresses nested keys of `custom`. */
-function customPath(field: string): string[] {
+function customPath(field: string, limits: InputLimits): string[] {
   const path = field.split('.');
   if (path.some((segment) => segment === '')) throw inputError(`invalid field name ${field}`);
-  if (path.length > MAX_PATH_SEGMENTS) {
-    throw inputError(`field ${field} is nested too deeply (at most ${MAX_PATH_SEGMENTS} levels)`);
+  if (path.length > limits.keySegments) {
+    throw inputError(`field ${field} has ${path.length} segments: the key segments limit is ${limits.keySegments}`);
   }
   return path;
 }
@@ -450,7 +471,7 @@ function comparableJsonType(value: unknown): 'number' | 'string' | 'boolean' | u
  * `"Curiosity Ro"` → `curiosity:* & ro:*`: every word of the input must start a word of the target. Words are
  * runs of letters and digits, so the query never contains tsquery syntax.
  */
-function prefixTsQuery(value: unknown): string {
+function prefixTsQuery(value: unknown, limits: InputLimits): string {
   if (typeof value !== 'string') throw inputError(AUTOCOMPLETE_INVALID);
   const words = value
     .normalize('NFC')
@@ -458,12 +479,24 @@ function prefixTsQuery(value: unknown): string {
     .split(/[^\p{L}\p{N}]+/u)
     .filter((word) => word !== '');
   if (words.length === 0) throw inputError(AUTOCOMPLETE_INVALID);
+  checkAutocompleteWords(words, limits);
   return words.map((word) => `${word}:*`).join(' & ');
 }
 
+function checkAutocompleteWords(words: string[], limits: InputLimits) {
+  if (words.length > limits.autocompleteWords) {
+    throw inputError(`$autocomplete has ${words.length} words: the autocomplete words limit is ${limits.autocompleteWords}`);
+  }
+  const long = words.find((word) => word.length > limits.autocompleteWordLength);
+  if (long) {
+    throw inputError(`$autocomplete has a word of ${long.length} characters: the autocomplete word length limit is ${limits.autocompleteWordLength}`);
+  }
+}
+
 /** A LIKE pattern matching ids that start with the value; LIKE's own metacharacters are escaped. */
-function likePrefixPattern(value: unknown): string {
+function likePrefixPattern(value: unknown, limits: InputLimits): string {
   if (typeof value !== 'string' || !/[\p{L}\p{N}]/u.test(value)) throw inputError(AUTOCOMPLETE_INVALID);
+  checkAutocompleteWords([value], limits);
   return `${value.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
@@ -489,19 +522,28 @@ function requireList(field: string, operator: Operator, value: unknown): unknown
   return value;
 }
 
-/** Custom-field operands become jsonb text, so they must be plain JSON (they are, when parsed from a request). */
+/**
+ * Custom-field operands become jsonb text, so they must be plain JSON (they are, when parsed from a request). An
+ * object operand is a value, compared whole: a `$` key inside it is an operator where none can stand.
+ */
 function requireJson(field: string, operator: Operator, value: unknown): unknown {
-  if (!isJsonValue(value, 0)) throw inputError(`${operator} on field ${field} needs a JSON value`);
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === null || typeof item === 'string' || typeof item === 'boolean') continue;
+    if (typeof item === 'number' && Number.isFinite(item)) continue;
+    if (Array.isArray(item)) {
+      stack.push(...item);
+    } else if (isPlainObject(item)) {
+      for (const [key, child] of Object.entries(item)) {
+        if (key.startsWith('$')) throw inputError(`unknown operator ${key} in the value of field ${field}`);
+        stack.push(child);
+      }
+    } else {
+      throw inputError(`${operator} on field ${field} needs a JSON value`);
+    }
+  }
   return value;
-}
-
-function isJsonValue(value: unknown, depth: number): boolean {
-  if (depth > 100) return false;
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1));
-  if (isPlainObject(value)) return Object.values(value).every((item) => isJsonValue(item, depth + 1));
-  return false;
 }
 
 function notAllowed(operator: string, field: string) {
@@ -547,7 +589,7 @@ const SORT_COLUMNS: ReadonlyMap<string, { nullable: boolean }> = new Map([
  * Compiles Stream's sort array (max 5 entries) into ORDER BY items (without the ORDER BY keyword), comma-joined,
  * always ending with a unique tie-break on id. Default (undefined or []) = created_at DESC, id DESC.
  */
-export function compileSort(sort: unknown): RawBuilder<unknown> {
+export function compileSort(sort: unknown, limits: InputLimits = DEFAULT_LIMITS): RawBuilder<unknown> {
   if (sort === undefined || sort === null || (Array.isArray(sort) && sort.length === 0)) {
     return sql`created_at DESC, id DESC`;
   }
@@ -571,7 +613,7 @@ export function compileSort(sort: unknown): RawBuilder<unknown> {
           : sql`${sql.ref(entry.field)} ${direction}`,
       );
     } else {
-      items.push(sql`${customSortExpression(entry)} ${direction} NULLS LAST`);
+      items.push(sql`${customSortExpression(entry, limits)} ${direction} NULLS LAST`);
     }
   }
   // Offset pagination needs a total order; id is unique.
@@ -594,8 +636,11 @@ function parseSortEntry(raw: unknown): Required<SortEntry> {
 }
 
 /** Custom fields sort as text by default; `type` sorts values of that JSON type, others last. */
-function customSortExpression(entry: Required<SortEntry>): RawBuilder<unknown> {
-  const path = customPath(entry.field);
+function customSortExpression(entry: Required<SortEntry>, limits: InputLimits): RawBuilder<unknown> {
+  if (entry.field.length > limits.filterString) {
+    throw inputError(`a sort field of ${entry.field.length} characters is over the filter string limit of ${limits.filterString}`);
+  }
+  const path = customPath(entry.field, limits);
   if (entry.type === 'number') {
     return sql`(CASE WHEN jsonb_typeof(${jsonPathExpression(path)}) = 'number' THEN ${textPathExpression(path)}::numeric END)`;
   }

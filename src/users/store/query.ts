@@ -1,6 +1,7 @@
 // queryUsers as one SELECT: Stream's filter language compiled to parameterized SQL (filter.ts), paging and sorting.
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../../db/schema.js';
+import { DEFAULT_LIMITS, type InputLimits } from '../../limits.js';
 import type { UserRow } from '../representation.js';
 import type { QueryUsersPayload } from '../schemas.js';
 import { compileFilter, compileSort } from './filter.js';
@@ -24,10 +25,10 @@ function scopeCondition(scope: QueryScope): RawBuilder<boolean> | undefined {
 }
 
 /** The SELECT statement of a query, built without running it (queryUsers runs it; tests EXPLAIN it). */
-export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope = {}): RawBuilder<UserRow> {
+export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope = {}, limits: InputLimits = DEFAULT_LIMITS): RawBuilder<UserRow> {
   const conditions: RawBuilder<unknown>[] = [sql`users.deleted_at IS NULL`];
   if (!payload.include_deactivated_users) conditions.push(sql`users.deactivated_at IS NULL`);
-  conditions.push(sql`(${compileFilter(payload.filter_conditions ?? {})})`);
+  conditions.push(sql`(${compileFilter(payload.filter_conditions ?? {}, limits)})`);
   const scoped = scopeCondition(scope);
   if (scoped) conditions.push(sql`(${scoped})`);
   // Docs-era id pagination, still accepted.
@@ -50,11 +51,11 @@ export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope
     : sql`users WHERE ${where}`;
   return sql<UserRow>`
     SELECT ${USER_COLUMNS} FROM ${source}
-    ORDER BY ${compileSort(sort)}
+    ORDER BY ${compileSort(sort, limits)}
     LIMIT ${limit} OFFSET ${offset}`;
 }
 
-export async function selectQueriedUsers(db: Db, payload: QueryUsersPayload, scope: QueryScope = {}): Promise<UserRow[]> {
-  const result = await buildQueryUsersSql(payload, scope).execute(db);
+export async function selectQueriedUsers(db: Db, payload: QueryUsersPayload, scope: QueryScope, limits: InputLimits): Promise<UserRow[]> {
+  const result = await buildQueryUsersSql(payload, scope, limits).execute(db);
   return result.rows;
 }

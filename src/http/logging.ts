@@ -1,0 +1,41 @@
+// What request logs may hold. Credentials travel in query strings (export links carry a `signature`, WebSocket
+// connects an `authorization` JWT) and in headers: none of them may reach a log.
+const SECRET_PARAMS = /^(signature|authorization|token|access_token|api_secret|secret|password|x-signature)$/i;
+/** A JWT (three base64url parts, the first one JSON that starts `{"`): redacted wherever it appears. */
+const JWT = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g;
+
+/** A URL with the values of credential parameters and anything token-like replaced. */
+export function redactUrl(url: string): string {
+  const question = url.indexOf('?');
+  if (question === -1) return url.replace(JWT, '[redacted]');
+  const params = url
+    .slice(question + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      const name = equals === -1 ? pair : pair.slice(0, equals);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // left as sent
+      }
+      if (equals !== -1 && SECRET_PARAMS.test(decoded)) return `${name}=[redacted]`;
+      return pair.replace(JWT, '[redacted]');
+    });
+  return `${url.slice(0, question).replace(JWT, '[redacted]')}?${params.join('&')}`;
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  ip?: string;
+  socket?: { remoteAddress?: string };
+}
+
+/** pino serializers: a request is logged by method, redacted URL and address, never with its headers. */
+export const logSerializers = {
+  req(request: LoggedRequest) {
+    return { method: request.method, url: redactUrl(request.url ?? ''), remoteAddress: request.ip ?? request.socket?.remoteAddress };
+  },
+};

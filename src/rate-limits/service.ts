@@ -1,0 +1,150 @@
+// Stream's rate limits: fixed one-minute windows, counted only once a caller is known, in buckets no caller can spend
+// for another:
+//   server-side calls  → the app's `server_side` budget of the operation;
+//   user-token calls   → the app's budget of the operation on the caller's platform (from X-Stream-Client), and the
+//                        user's own budget of the operation (Stream: 60 a minute per user, endpoint and platform);
+//   anonymous calls and refused requests → a budget of the client address, in this process's memory only.
+// The app-level and user budgets live in `Counters` (memory on the embedded database; the database when several
+// processes share one, see store.ts), so they hold across instances.
+import type { Caller } from '../auth/core.js';
+import type { RateLimitConfig } from '../config.js';
+import { MemoryCounters, type Counters } from './counters.js';
+
+/** Stream's published per-minute limits per platform (reference §5), for the operations this server serves. */
+export const STREAM_PER_MINUTE_LIMITS: Record<string, number> = {
+  QueryUsers: 1000,
+  CreateGuest: 1000,
+  UpdateUsers: 300,
+  UpdateUsersPartial: 300,
+  DeactivateUser: 60,
+  DeactivateUsers: 60,
+  ReactivateUser: 60,
+  ReactivateUsers: 60,
+  DeleteUsers: 60,
+  DeleteUser: 60,
+  RestoreUsers: 60,
+  ExportUser: 60,
+  ExportUsers: 60,
+  UpdateApp: 60,
+  GetApp: 10_000,
+};
+const DEFAULT_PER_MINUTE = 1000;
+/** Stream: every user is limited to 60 requests per minute per endpoint and platform. */
+const USER_PER_MINUTE = 60;
+const ADDRESS_PER_MINUTE = 1000;
+const WINDOW_MS = 60_000;
+
+export const PLATFORMS = ['server_side', 'android', 'ios', 'web', 'unity'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+/** The client platform a user-token call counts against, from its X-Stream-Client header (Stream's SDKs name it). */
+export function platformOf(client: string | undefined): Exclude<Platform, 'server_side'> {
+  const name = (client ?? '').toLowerCase();
+  if (name.includes('android')) return 'android';
+  if (name.includes('swift') || name.includes('ios')) return 'ios';
+  if (name.includes('unity')) return 'unity';
+  return 'web';
+}
+
+export interface RateDecision {
+  limit: number;
+  remaining: number;
+  /** Unix seconds at which the window resets. */
+  reset: number;
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
+
+export interface LimitInfo {
+  limit: number;
+  remaining: number;
+  reset: number;
+}
+
+interface Bucket {
+  key: string;
+  limit: number;
+}
+
+export class RateLimits {
+  /** Never in the database: an unauthenticated client must not be able to write there. */
+  private readonly addresses = new MemoryCounters();
+
+  constructor(
+    private readonly config: RateLimitConfig,
+    private readonly counters: Counters = new MemoryCounters(),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The app's budget of an operation on one platform, per minute. */
+  operationLimit(operation: string): number {
+    return this.config.overrides[operation] ?? Math.round((STREAM_PER_MINUTE_LIMITS[operation] ?? DEFAULT_PER_MINUTE) * this.config.multiplier);
+  }
+
+  private userLimit(): number {
+    return this.config.userPerMinute ?? Math.round(USER_PER_MINUTE * this.config.multiplier);
+  }
+
+  private addressLimit(): number {
+    return this.config.addressPerMinute ?? ADDRESS_PER_MINUTE;
+  }
+
+  private window() {
+    const now = this.now();
+    const window = Math.floor(now / WINDOW_MS);
+    const resetMs = (window + 1) * WINDOW_MS;
+    return { window, reset: Math.floor(resetMs / 1000), retryAfterSeconds: Math.max(1, Math.ceil((resetMs - now) / 1000)) };
+  }
+
+  /** The decision over buckets just counted: the most constrained one speaks for all. */
+  private decide(buckets: Bucket[], counts: number[]): RateDecision {
+    const { reset, retryAfterSeconds } = this.window();
+    let tightest = { limit: Infinity, remaining: Infinity, allowed: true };
+    buckets.forEach((bucket, i) => {
+      const used = counts[i]!;
+      const remaining = Math.max(0, bucket.limit - used);
+      const allowed = used <= bucket.limit;
+      if (!allowed || (tightest.allowed && remaining < tightest.remaining)) tightest = { limit: bucket.limit, remaining, allowed };
+    });
+    return { ...tightest, reset, retryAfterSeconds };
+  }
+
+  /**
+   * Counts a call of a known server-side or user caller against its buckets. A user's call counts against the app's
+   * budget of its platform only while the user is within its own: a user over its limit spends nobody else's budget.
+   */
+  async take(caller: Exclude<Caller, { kind: 'anonymous' }>, platform: Platform, operation: string): Promise<RateDecision> {
+    const { window } = this.window();
+    const app: Bucket = { key: `${platform}:${operation}`, limit: this.operationLimit(operation) };
+    if (caller.kind === 'server') return this.decide([app], await this.counters.increment([app.key], window));
+    const user: Bucket = { key: `user:${caller.userId}:${operation}`, limit: this.userLimit() };
+    const [userCount] = await this.counters.increment([user.key], window);
+    if (userCount! > user.limit) return this.decide([user], [userCount!]);
+    const [appCount] = await this.counters.increment([app.key], window);
+    return this.decide([app, user], [appCount!, userCount!]);
+  }
+
+  /** Counts an anonymous call or a refused request against its client address. */
+  takeForAddress(address: string): RateDecision {
+    const bucket = { key: address, limit: this.addressLimit() };
+    return this.decide([bucket], this.addresses.incrementNow([bucket.key], this.window().window));
+  }
+
+  /** GetRateLimits: the app's budgets of `operations` on each platform asked for, as used so far in this window. */
+  async report(platforms: readonly Platform[], operations: readonly string[]): Promise<Partial<Record<Platform, Record<string, LimitInfo>>>> {
+    const { window, reset } = this.window();
+    const keys = platforms.flatMap((platform) => operations.map((operation) => `${platform}:${operation}`));
+    const counts = await this.counters.read(keys, window);
+    const report: Partial<Record<Platform, Record<string, LimitInfo>>> = {};
+    let i = 0;
+    for (const platform of platforms) {
+      const section: Record<string, LimitInfo> = {};
+      for (const operation of operations) {
+        const limit = this.operationLimit(operation);
+        section[operation] = { limit, remaining: Math.max(0, limit - counts[i++]!), reset };
+      }
+      report[platform] = section;
+    }
+    return report;
+  }
+}

@@ -1,0 +1,44 @@
+// The process as `npm start` runs it on the embedded default: credentials generated on the first start and shown on
+// that start only; and secrets kept out of git and out of the image.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, runTs } from '../helpers/process.js';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-test-'));
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+/** Starts the server on the test's data folder, waits until it serves, stops it, and returns what it printed. */
+async function startAndStop(): Promise<string> {
+  const child = runTs('src/server.ts', { DATA_DIR: dataDir, PORT: '0', WS_PORT: '0', STREAM_API_KEY: '', STREAM_API_SECRET: '', LOG_LEVEL: 'info' });
+  await child.waitFor(/serving the Stream users API/, 60_000);
+  await child.waitFor(/API key:/, 10_000);
+  expect(await child.kill('SIGTERM')).toBe(0);
+  return child.output();
+}
+
+describe('server start on the embedded default', () => {
+  it('prints a generated secret on the start that creates it, and never again', async () => {
+    const first = await startAndStop();
+    const secret = /API secret: (\S+)/.exec(first)?.[1];
+    const key = /API key:\s+(\S+)/.exec(first)?.[1];
+    expect(secret).toMatch(/^[\w-]{40,}$/);
+    expect(key).toMatch(/^[0-9a-f]{12}$/);
+
+    const second = await startAndStop();
+    expect(second).toContain(`API key:    ${key}`);
+    expect(second).not.toContain('API secret');
+    expect(second).not.toContain(secret!);
+  }, 120_000);
+});
+
+describe('secrets in the repository and the image', () => {
+  it('keeps .env files out of git and out of the Docker build context', () => {
+    for (const file of ['.gitignore', '.dockerignore']) {
+      const lines = fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n').map((line) => line.trim());
+      expect(lines, file).toContain('.env');
+      expect(lines, file).toContain('.env.*');
+    }
+  });
+});
