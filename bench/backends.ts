@@ -24,6 +24,8 @@ export interface PostgresBackend {
   pool: pg.Pool;
   bare: Bare;
   where: string;
+  /** Server settings that weigh on the figures (the shared server's, left as they are). */
+  settings: string;
 }
 
 /** Creates and migrates a throwaway bench_* database (dropped at clean-up); null when the server is unreachable. */
@@ -61,8 +63,12 @@ export async function createPostgres(adminUrl: string, poolSize: number): Promis
   const pool = new pg.Pool({ connectionString: url.toString(), max: poolSize });
   pool.on('error', () => {});
   onCleanup(() => pool.end());
+  const { rows: settings } = await pool.query<{ name: string; setting: string; unit: string | null }>(
+    `SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum', 'jit', 'work_mem', 'max_connections') ORDER BY name`,
+  );
+  const shown = settings.map((s) => `${s.name}=${s.unit === '8kB' ? `${Math.round((Number(s.setting) * 8) / 1024)}MB` : s.unit === 'kB' ? `${Math.round(Number(s.setting) / 1024)}MB` : s.setting}`).join(', ');
   const host = url.hostname === '127.0.0.1' || url.hostname === 'localhost' ? 'same machine' : url.hostname;
-  return { url: url.toString(), name, version, handle, pool, bare: (text, params = []) => pool.query(text, params), where: host };
+  return { url: url.toString(), name, version, handle, pool, bare: (text, params = []) => pool.query(text, params), where: host, settings: shown };
 }
 
 export function pgliteVersion(): string {

@@ -24,13 +24,14 @@ import { benchUpsertPostgres, reportUpsert } from './upsert.js';
 const config = loadBenchConfig();
 const serverOptions = { apiSecret: randomBytes(24).toString('base64url'), nodeArgs: config.serverNodeArgs };
 const report = new Report();
-const versions: { postgres?: string; pglite?: string } = {};
+const versions: { postgres?: string; pglite?: string; postgresSettings?: string } = {};
 
 async function benchPostgres(config: BenchConfig) {
   const pgb = await createPostgres(config.postgresUrl, config.concurrency);
   if (!pgb) return;
   versions.postgres = pgb.version;
-  log(`\nPostgreSQL ${pgb.version} (${pgb.where}), database ${pgb.name}`);
+  versions.postgresSettings = pgb.settings;
+  log(`\nPostgreSQL ${pgb.version} (${pgb.where}; ${pgb.settings}), database ${pgb.name}`);
   const launch = (label: string) => launchServer(label, { DATABASE_URL: pgb.url }, { ...serverOptions, sockets: config.concurrency });
 
   const upsert = await phase(async () => {
@@ -115,7 +116,7 @@ async function main() {
   const file = path.resolve(ROOT, config.resultsFile);
   report.write(file, `## Benchmark results${config.quick ? ' (BENCH_QUICK smoke run: sizes too small for the targets)' : ''}`, [
     `Produced by \`npm run bench\` on ${started.toISOString().slice(0, 10)} in ${Math.round(seconds)} s: ${machine()}, Node ${process.version}, ` +
-      `PostgreSQL ${versions.postgres ?? '(not run)'} on the same machine, ${versions.pglite ?? `PGlite ${pgliteVersion()} (not run)`}. ` +
+      `PostgreSQL ${versions.postgres ?? '(not run)'} on the same machine${versions.postgresSettings ? ` (${versions.postgresSettings}, as configured on the shared server)` : ''}, ${versions.pglite ?? `PGlite ${pgliteVersion()} (not run)`}. ` +
       `Load average ${startLoad} at the start, ${loadAverage()} at the end (the machine is shared: absolute figures vary, the ratios ` +
       `measured alternately in one run are steadier).`,
     `The server runs as its own process (\`node --import tsx src/server.ts\`) in its default configuration (rate limits as ` +
