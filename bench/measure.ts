@@ -91,3 +91,14 @@ export function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+export function median(values: number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/** `median (min–max)` of per-round values. */
+export function withSpread(values: number[], fmt: (n: number) => string): string {
+  if (values.length === 0) return '–';
+  if (values.length === 1) return fmt(values[0]!);
+  return `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
+}

@@ -1,0 +1,104 @@
+// What `npm run bench` measures and how big: every size is a BENCH_* environment variable, BENCH_QUICK=1 shrinks them
+// all for a smoke run (its figures are not comparable with the targets), and the targets of the performance issue.
+export const BATCH_SIZE = 100; // users per upsert request (the API's maximum)
+
+export interface BenchConfig {
+  quick: boolean;
+  /** Users in the upsert workload (new, then the same ones again: the update-heavy pass). */
+  users: number;
+  /** Alternated rounds on PostgreSQL (each round: every path writes the whole workload into an emptied table). */
+  rounds: number;
+  /** PGlite: the workload is cut into this many slices (server and baselines run in separate phases). */
+  pgliteRounds: number;
+  concurrency: number;
+  warmupBatches: number;
+  /** Users bulk-loaded for the queryUsers latencies. */
+  queryUsers: number;
+  /** Sequential requests per query shape (each followed by its bare SQL), after a tenth as many warm-up ones… */
+  queryRequests: number;
+  /** …or fewer when a shape has used this many seconds (at least 100 are kept). */
+  querySeconds: number;
+  /** Tasks enqueued in the database, server stopped, drained by one server process. */
+  drainTasks: number;
+  drainPollMs: number;
+  /** Sequential deactivations timed from the request to the completed task. */
+  taskRuns: number;
+  taskPollMs: number;
+  /** Embedded warm starts timed (existing DATA_DIR, spawn → GET /healthz 200). */
+  warmStarts: number;
+  backends: string[];
+  postgresUrl: string;
+  /** Where the Markdown report goes (the README's table is copied from it). */
+  resultsFile: string;
+  /** Extra node arguments for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+  serverNodeArgs: string[];
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return n;
+}
+
+/**
+ * Environment (all optional; defaults are the issue's workload, BENCH_QUICK=1 defaults in brackets):
+ *   BENCH_QUICK=1                 smoke run: small sizes everywhere
+ *   BENCH_USERS=50000 [2000]      upsert workload, 100 users per request
+ *   BENCH_ROUNDS=5 [3]            PostgreSQL: alternated rounds (server, plain statement into users, minimal table)
+ *   BENCH_PGLITE_ROUNDS=5 [2]     PGlite: slices of the workload
+ *   BENCH_CONCURRENCY=8           keep-alive connections for the upserts (and pool size of the baselines)
+ *   BENCH_QUERY_USERS=1000000 [20000]
+ *   BENCH_QUERY_REQUESTS=1000 [100]   per shape, sequential, each followed by its bare SQL
+ *   BENCH_QUERY_SECONDS=20 [5]    time cap per shape (at least 100 requests are kept)
+ *   BENCH_DRAIN_TASKS=10000 [1000]
+ *   BENCH_DRAIN_POLL_MS=5
+ *   BENCH_TASK_RUNS=300 [50]
+ *   BENCH_TASK_POLL_MS=2
+ *   BENCH_WARM_STARTS=5 [2]
+ *   BENCH_BACKENDS=postgres,pglite
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
+ *   BENCH_RESULTS=bench/results.md  (relative to the repository)
+ *   BENCH_SERVER_NODE_ARGS=""     e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles the server process)
+ */
+export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+  const q = (full: number, small: number) => (quick ? small : full);
+  const concurrency = envInt(env, 'BENCH_CONCURRENCY', 8, 1);
+  return {
+    quick,
+    users: envInt(env, 'BENCH_USERS', q(50_000, 2_000), BATCH_SIZE),
+    rounds: envInt(env, 'BENCH_ROUNDS', q(5, 3), 1),
+    pgliteRounds: envInt(env, 'BENCH_PGLITE_ROUNDS', q(5, 2), 1),
+    concurrency,
+    warmupBatches: 2 * concurrency,
+    queryUsers: envInt(env, 'BENCH_QUERY_USERS', q(1_000_000, 20_000), 20_000),
+    queryRequests: envInt(env, 'BENCH_QUERY_REQUESTS', q(1_000, 100), 10),
+    querySeconds: envInt(env, 'BENCH_QUERY_SECONDS', q(20, 5), 1),
+    drainTasks: envInt(env, 'BENCH_DRAIN_TASKS', q(10_000, 1_000), 10),
+    drainPollMs: envInt(env, 'BENCH_DRAIN_POLL_MS', 5, 1),
+    taskRuns: envInt(env, 'BENCH_TASK_RUNS', q(300, 50), 10),
+    taskPollMs: envInt(env, 'BENCH_TASK_POLL_MS', 2, 0),
+    warmStarts: envInt(env, 'BENCH_WARM_STARTS', q(5, 2), 1),
+    backends: (env.BENCH_BACKENDS ?? 'postgres,pglite').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+    postgresUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432',
+    resultsFile: env.BENCH_RESULTS || 'bench/results.md',
+    serverNodeArgs: (env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  };
+}
+
+/** The performance issue's targets (PostgreSQL unless said otherwise). */
+export const TARGETS = {
+  /** server users/s ÷ plain INSERT … ON CONFLICT into the minimal table. */
+  upsertVsMinimal: 0.6,
+  /** server users/s ÷ the same plain statement into the server's own users table. */
+  upsertVsOwnTable: 0.85,
+  drainTasksPerSecond: 1_500,
+  taskLatencyP50Ms: 15,
+  taskLatencyP99Ms: 100,
+  queryP50Ms: 3,
+  queryP99Ms: 15,
+  warmStartSeconds: 1,
+  rssMegabytes: 300,
+} as const;

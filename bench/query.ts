@@ -1,0 +1,216 @@
+// The queryUsers section (PostgreSQL): users bulk-loaded with one INSERT … SELECT (secondary indexes dropped during
+// the load and rebuilt after it), then sequential GET /api/v2/users per filter shape, each request followed by the
+// bare SQL the filter compiles to (the server's own compiler, run through a plain pg connection), so that both are
+// timed in the same conditions.
+import pg from 'pg';
+import { buildQueryUsersSql } from '../src/users/query.js';
+import type { QueryUsersPayload } from '../src/users/schemas.js';
+import { TARGETS, type BenchConfig } from './config.js';
+import type { PostgresBackend } from './backends.js';
+import { expectStatus, type BenchClient } from './http.js';
+import { log, onCleanup } from './lifecycle.js';
+import { random, summarize, type Summary } from './measure.js';
+import { check, fmtInt, fmtMs, fmtSeconds, type Report } from './report.js';
+import { bulkLoadUsersSql, COLORS, COMMON_PREFIX, FIRST_NAMES, queryUserId, RARE_EVERY, RARE_FIRST_NAME, RARE_PREFIX, TEAMS } from './workload.js';
+
+export interface LoadFigures {
+  users: number;
+  insertSeconds: number;
+  indexSeconds: number;
+  tableBytes: number;
+  indexBytes: number;
+}
+
+/** Replaces every user with the query data set (server stopped). */
+export async function loadQueryUsers(config: BenchConfig, pgb: PostgresBackend): Promise<LoadFigures> {
+  log(`  bulk-loading ${fmtInt(config.queryUsers)} users (one INSERT … SELECT, secondary indexes rebuilt after)…`);
+  const client = await pgb.pool.connect();
+  try {
+    await client.query('TRUNCATE users, tasks CASCADE');
+    const { rows: indexes } = await client.query<{ name: string; def: string }>(
+      `SELECT i.relname AS name, pg_get_indexdef(i.oid) AS def FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+       WHERE x.indrelid = 'users'::regclass AND NOT x.indisprimary ORDER BY i.relname`,
+    );
+    for (const index of indexes) await client.query(`DROP INDEX ${index.name}`);
+    const t0 = performance.now();
+    await client.query(bulkLoadUsersSql(config.queryUsers));
+    const t1 = performance.now();
+    // A session setting of this connection only (the server's configuration is left as it is).
+    await client.query(`SET maintenance_work_mem = '256MB'`);
+    for (const index of indexes) await client.query(index.def);
+    await client.query('RESET maintenance_work_mem');
+    await client.query('VACUUM ANALYZE users');
+    await client.query('CHECKPOINT');
+    const t2 = performance.now();
+    const { rows } = await client.query<{ table: string; indexes: string }>(
+      `SELECT pg_table_size('users') AS table, pg_indexes_size('users') AS indexes`,
+    );
+    const figures = {
+      users: config.queryUsers,
+      insertSeconds: (t1 - t0) / 1000,
+      indexSeconds: (t2 - t1) / 1000,
+      tableBytes: Number(rows[0]!.table),
+      indexBytes: Number(rows[0]!.indexes),
+    };
+    log(`  loaded in ${fmtSeconds(figures.insertSeconds)}, indexes and VACUUM ANALYZE in ${fmtSeconds(figures.indexSeconds)}`);
+    return figures;
+  } finally {
+    client.release();
+  }
+}
+
+type Answer = Array<{ id: string; name?: string; teams?: string[]; custom?: { color?: unknown } }>;
+
+interface Shape {
+  name: string;
+  /** The payload, as shown in the report. */
+  shown: string;
+  make: () => QueryUsersPayload;
+  check: (users: Answer, payload: any) => boolean;
+}
+
+function shapes(config: BenchConfig): Shape[] {
+  const rand = random(42);
+  const n = config.queryUsers;
+  const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!;
+  const anyId = () => queryUserId(1 + Math.floor(rand() * n));
+  // Every first name but Bruno (whose users lend the rare one a few) is exactly a tenth of the users.
+  const commonPrefixes = FIRST_NAMES.filter((f) => f !== 'Bruno').map((f) => f.slice(0, COMMON_PREFIX.length).toLowerCase());
+  const words = (u: { name?: string }) => (u.name ?? '').toLowerCase().split(' ');
+  const newestFirst = (users: Answer) => users.every((u, i) => i === 0 || u.id < users[i - 1]!.id);
+  return [
+    {
+      name: 'id $eq',
+      shown: '{"id": "<random id>"}',
+      make: () => ({ filter_conditions: { id: anyId() } }),
+      check: (users, p) => users.length === 1 && users[0]!.id === p.filter_conditions.id,
+    },
+    {
+      name: 'id $in (100 ids)',
+      shown: '{"id": {"$in": [<100 random ids>]}}, limit 100',
+      make: () => ({ filter_conditions: { id: { $in: Array.from({ length: 100 }, anyId) } }, limit: 100 }),
+      check: (users, p) => users.length === new Set(p.filter_conditions.id.$in).size,
+    },
+    {
+      name: 'custom field $eq',
+      shown: `{"color": "<one of ${COLORS.length}>"} (1/${COLORS.length} of the users)`,
+      make: () => ({ filter_conditions: { color: pick(COLORS) } }),
+      check: (users, p) => users.length === 30 && newestFirst(users) && users.every((u) => u.custom?.color === p.filter_conditions.color),
+    },
+    {
+      name: '$autocomplete, common prefix',
+      shown: `{"name": {"$autocomplete": "<${COMMON_PREFIX}|…>"}} (10% of the users)`,
+      make: () => ({ filter_conditions: { name: { $autocomplete: pick(commonPrefixes) } } }),
+      check: (users, p) => users.length === 30 && newestFirst(users) && users.every((u) => words(u).some((w) => w.startsWith(p.filter_conditions.name.$autocomplete))),
+    },
+    {
+      name: '$autocomplete, rare prefix',
+      shown: `{"name": {"$autocomplete": "${RARE_PREFIX}"}} (${fmtInt(Math.floor(n / RARE_EVERY))} users, ${((100 / RARE_EVERY)).toFixed(3)}%)`,
+      make: () => ({ filter_conditions: { name: { $autocomplete: RARE_PREFIX } } }),
+      check: (users) => users.length === Math.min(30, Math.floor(n / RARE_EVERY)) && newestFirst(users) && users.every((u) => u.name?.startsWith(RARE_FIRST_NAME)),
+    },
+    {
+      name: 'teams $contains',
+      shown: `{"teams": {"$contains": "<one of ${TEAMS.length}>"}}`,
+      make: () => ({ filter_conditions: { teams: { $contains: pick(TEAMS) } } }),
+      check: (users, p) => users.length === 30 && newestFirst(users) && users.every((u) => u.teams?.includes(p.filter_conditions.teams.$contains)),
+    },
+    {
+      name: 'default sort, offset 900',
+      shown: '{} sorted by created_at desc, offset 900, limit 30',
+      make: () => ({ filter_conditions: {}, offset: 900 }),
+      check: (users) => users.length === 30 && users[0]!.id === queryUserId(n - 900),
+    },
+  ];
+}
+
+export interface ShapeFigures {
+  name: string;
+  shown: string;
+  api: Summary;
+  bare: Summary;
+  plan: string;
+}
+
+/** Scan nodes of a JSON plan, outermost first: "Index Scan Backward (users_created_at_id_idx)". */
+function planSummary(plan: any): string {
+  const out: string[] = [];
+  const walk = (node: any) => {
+    if (node['Parent Relationship'] === 'SubPlan') return; // the per-row blocked ids / online lookups
+    const type: string = node['Node Type'];
+    const direction = node['Scan Direction'] === 'Backward' ? ' Backward' : '';
+    if (/Scan/.test(type) || /Sort|Limit|BitmapAnd|BitmapOr/.test(type)) out.push(`${type}${direction}${node['Index Name'] ? ` ${node['Index Name']}` : ''}`);
+    for (const child of node.Plans ?? []) walk(child);
+  };
+  walk(plan.Plan);
+  return out.join(' → ');
+}
+
+export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, client: BenchClient): Promise<ShapeFigures[]> {
+  // The bare path: one plain connection that hands every value back as text (nothing decoded).
+  const bareClient = new pg.Client({ connectionString: pgb.url, types: { getTypeParser: () => (value: string) => value } as never });
+  await bareClient.connect();
+  onCleanup(() => bareClient.end());
+  await bareClient.query(`SET TimeZone = 'UTC'`);
+  const compile = (payload: QueryUsersPayload) => buildQueryUsersSql(payload).compile(pgb.handle.db);
+  const api = (payload: QueryUsersPayload) => client.request('GET', '/api/v2/users', { payload: JSON.stringify(payload) });
+  const results: ShapeFigures[] = [];
+  const warmup = Math.max(10, Math.round(config.queryRequests / 10));
+  for (const shape of shapes(config)) {
+    // Correctness first (outside the timed window): the API answers what it should, and so does the bare SQL.
+    const payload = shape.make();
+    const users = (JSON.parse(expectStatus(await api(payload), 200, `queryUsers ${shape.name}`).body.toString('utf8')) as { users: Answer }).users;
+    if (!shape.check(users, payload)) throw new Error(`queryUsers ${shape.name}: unexpected answer to ${JSON.stringify(payload)}: ${users.length} users`);
+    const compiled = compile(payload);
+    const bareRows = await bareClient.query(compiled.sql, compiled.parameters as unknown[]);
+    if (bareRows.rows.length !== users.length) throw new Error(`${shape.name}: bare SQL returned ${bareRows.rows.length} rows, the API ${users.length}`);
+    const explain = await bareClient.query(`EXPLAIN (FORMAT JSON) ${compiled.sql}`, compiled.parameters as unknown[]);
+    const planJson = (explain.rows[0] as Record<string, unknown>)['QUERY PLAN'];
+    const plan = planSummary((typeof planJson === 'string' ? JSON.parse(planJson) : planJson)[0]);
+
+    const apiSamples: number[] = [];
+    const bareSamples: number[] = [];
+    const started = performance.now();
+    for (let i = 0; i < warmup + config.queryRequests; i++) {
+      const p = shape.make();
+      const statement = compile(p);
+      let t0 = performance.now();
+      expectStatus(await api(p), 200, `queryUsers ${shape.name}`);
+      const apiMs = performance.now() - t0;
+      t0 = performance.now();
+      await bareClient.query(statement.sql, statement.parameters as unknown[]);
+      const bareMs = performance.now() - t0;
+      if (i >= warmup) {
+        apiSamples.push(apiMs);
+        bareSamples.push(bareMs);
+        if (apiSamples.length >= 100 && performance.now() - started > config.querySeconds * 1000) break;
+      }
+    }
+    const figures = { name: shape.name, shown: shape.shown, api: summarize(apiSamples), bare: summarize(bareSamples), plan };
+    log(`  ${shape.name}: API p50 ${fmtMs(figures.api.p50)} / p99 ${fmtMs(figures.api.p99)} ms, bare SQL ${fmtMs(figures.bare.p50)} / ${fmtMs(figures.bare.p99)} ms (${figures.api.n} each)`);
+    results.push(figures);
+  }
+  return results;
+}
+
+export function reportQueries(report: Report, shapes: ShapeFigures[], load: LoadFigures) {
+  const section = report.section(
+    `queryUsers at ${fmtInt(load.users)} users, PostgreSQL`,
+    `Users bulk-loaded with one INSERT … SELECT (${fmtSeconds(load.insertSeconds)}; secondary indexes rebuilt and VACUUM ANALYZE ` +
+      `${fmtSeconds(load.indexSeconds)}; table ${Math.round(load.tableBytes / 2 ** 20)} MB, indexes ${Math.round(load.indexBytes / 2 ** 20)} MB); ` +
+      `names from 10 first × 10 last names. Sequential GET /api/v2/users, each followed by the bare SQL its filter compiles to ` +
+      `(buildQueryUsersSql, run through one plain pg connection, values left undecoded). Latency in ms.`,
+  );
+  section.tables.push({
+    header: ['shape', 'API p50', 'API p99', 'bare SQL p50', 'bare SQL p99', 'n', 'plan of the bare SQL (scans, outermost first)'],
+    rows: shapes.map((s) => [s.name, fmtMs(s.api.p50), fmtMs(s.api.p99), fmtMs(s.bare.p50), fmtMs(s.bare.p99), fmtInt(s.api.n), s.plan]),
+  });
+  for (const s of shapes) {
+    section.checks.push(
+      check(`${s.name}: API p50 (ms)`, s.api.p50, fmtMs(s.api.p50), '≤', TARGETS.queryP50Ms, fmtMs, `bare SQL ${fmtMs(s.bare.p50)}`),
+      check(`${s.name}: API p99 (ms)`, s.api.p99, fmtMs(s.api.p99), '≤', TARGETS.queryP99Ms, fmtMs, `bare SQL ${fmtMs(s.bare.p99)}`),
+    );
+  }
+  section.tables.push({ header: ['shape', 'payload'], rows: shapes.map((s) => [s.name, s.shown]) });
+  return section;
+}
