@@ -3,7 +3,7 @@
 // bare SQL the filter compiles to (the server's own compiler, run through a plain pg connection), so that both are
 // timed in the same conditions.
 import pg from 'pg';
-import { buildQueryUsersSql } from '../src/users/query.js';
+import { buildQueryUsersSql } from '../src/users/store/query.js';
 import type { QueryUsersPayload } from '../src/users/schemas.js';
 import { TARGETS, type BenchConfig } from './config.js';
 import type { PostgresBackend } from './backends.js';
