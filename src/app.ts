@@ -25,7 +25,7 @@ import { registerHealth } from './http/health.js';
 import { ErrorCode, StreamError } from './http/errors.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import type { InputLimits } from './limits.js';
-import { RateLimits } from './rate-limits/service.js';
+import { rateLimitsSchemas } from './rate-limits/schemas.js';
 import { tasksSchemas } from './tasks/schemas.js';
 import { usersSchemas } from './users/schemas.js';
 
@@ -103,11 +103,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerEnvelope(app, ctx.limits);
   // One recorder for HTTP requests and WebSocket connections, so last_active is written once a minute at most.
   const activity = new ActivityRecorder(deps.db);
-  const rateLimits = new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, undefined, deps.now);
-  registerAuth(app, { credentials: ctx.credentials, db: deps.db, activity, rateLimits });
+  registerAuth(app, { ctx, activity });
 
   app.addSchema(ErrorEnvelope);
-  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...v1Schemas]) {
+  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...rateLimitsSchemas, ...v1Schemas]) {
     app.addSchema(schema);
   }
 

@@ -3,7 +3,10 @@
 import { AppSettingsCache } from './app-settings/service.js';
 import type { AppCredentials } from './auth/core.js';
 import type { Db } from './db/schema.js';
+import { TombstoneHasher } from './lifecycle/tombstones.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
+import type { RateLimitConfig } from './config.js';
+import { RateLimits } from './rate-limits/service.js';
 
 export interface TaskSettings {
   /** Attempts a task gets before it is failed for good. */
@@ -17,6 +20,10 @@ export interface ServiceContext {
   tasks: TaskSettings;
   /** Bounds on request input (README "Limits"), checked before any SQL is built. */
   limits: InputLimits;
+  /** Hashes user ids for the tombstones of hard-deleted users. */
+  tombstones: TombstoneHasher;
+  /** The rate-limit buckets calls are counted against (and GetRateLimits reports). */
+  rateLimits: RateLimits;
 }
 
 export function createServiceContext(deps: {
@@ -24,6 +31,9 @@ export function createServiceContext(deps: {
   credentials: AppCredentials;
   taskMaxAttempts?: number;
   limits?: Partial<InputLimits>;
+  rateLimit?: RateLimitConfig;
+  /** The clock rate-limit windows are counted by. */
+  now?: () => number;
 }): ServiceContext {
   return {
     db: deps.db,
@@ -31,5 +41,7 @@ export function createServiceContext(deps: {
     credentials: () => deps.credentials,
     tasks: { maxAttempts: deps.taskMaxAttempts ?? 5 },
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
+    tombstones: new TombstoneHasher(),
+    rateLimits: new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, undefined, deps.now),
   };
 }

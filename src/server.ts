@@ -3,7 +3,11 @@ import pino from 'pino';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { connectPortFor, listenConnect } from './connect/plugin.js';
+import { purgeStaleConnections } from './connect/service.js';
+import type { AppCredentials } from './auth/core.js';
+import { writeCredentialsFile } from './auth/credentials-file.js';
 import { resolveCredentials } from './auth/credentials.js';
+import { signServerToken } from './auth/jwt.js';
 import { openDatabase } from './db/database.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrate } from './db/migrate.js';
@@ -12,7 +16,8 @@ import { Worker } from './tasks/worker.js';
 import { purgeExpiredExports } from './exports/service.js';
 import { logSerializers } from './http/logging.js';
 
-const EXPORT_PURGE_INTERVAL_MS = 10 * 60_000;
+const HOUSEKEEPING_INTERVAL_MS = 60_000;
+const BANNER_TOKEN_SECONDS = 3600;
 
 async function main() {
   const config = loadConfig();
@@ -90,23 +95,19 @@ async function main() {
     logger: logger.child({ component: 'worker' }),
   });
   await worker.start();
+  // Housekeeping: expired export files, and presence rows left by processes that died.
   const purge = setInterval(() => {
     purgeExpiredExports(database.db).catch((error) => logger.warn({ err: error }, 'purging expired exports failed'));
-  }, EXPORT_PURGE_INTERVAL_MS);
+    purgeStaleConnections(app.services).catch((error) => logger.warn({ err: error }, 'purging stale connections failed'));
+  }, HOUSEKEEPING_INTERVAL_MS);
   purge.unref();
   logger.info(
     { backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) },
     `serving the Stream users API on ${address}`,
   );
-  if (created) {
-    // Printed plainly, on this one start only, so that a person running `npm start` can copy them into their SDK
-    // set-up. Later starts print the key alone.
-    process.stdout.write(
-      `\n  API key:    ${credentials.apiKey}\n  API secret: ${credentials.apiSecret}\n` +
-        `  (generated now and kept in ${config.dataDir}; shown this once. Set STREAM_API_KEY and STREAM_API_SECRET to choose your own)\n\n`,
-    );
-  } else if (generated) {
-    process.stdout.write(`\n  API key:    ${credentials.apiKey}\n  (the secret generated on the first start is kept in ${config.dataDir})\n\n`);
+  if (generated) {
+    writeCredentialsFile(config.dataDir, credentials);
+    process.stdout.write(await startBanner(credentials, created, address, config.dataDir));
   }
 
   let stopping = false;
@@ -127,6 +128,23 @@ async function main() {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/**
+ * What `npm start` prints on the embedded default with generated credentials, for a person to copy: the key; the
+ * secret on the start that created it, and only then; and one curl line with a server token that expires in an hour
+ * (`npm run -s token` makes more).
+ */
+async function startBanner(credentials: AppCredentials, created: boolean, address: string, dataDir: string): Promise<string> {
+  const token = await signServerToken(credentials.key, { expiresInSeconds: BANNER_TOKEN_SECONDS });
+  const secret = created
+    ? `  API secret: ${credentials.apiSecret}\n  (generated now and kept in ${dataDir}; shown this once. Set STREAM_API_KEY and STREAM_API_SECRET to choose your own)\n`
+    : `  (the secret generated on the first start is kept in ${dataDir}; \`npm run -s token\` makes tokens with it)\n`;
+  return (
+    `\n  API key:    ${credentials.apiKey}\n${secret}\n` +
+    `  Try it (this token expires in an hour; \`npm run -s token\` prints another):\n` +
+    `    curl -s "${address}/api/v2/users?api_key=${credentials.apiKey}" -H "stream-auth-type: jwt" -H "Authorization: ${token}"\n\n`
+  );
 }
 
 main().catch((error) => {

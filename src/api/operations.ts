@@ -28,6 +28,8 @@ import {
   restoreUsers,
   type DeleteOptions,
 } from '../lifecycle/service.js';
+import { GetRateLimitsQuery, GetRateLimitsResponse } from '../rate-limits/schemas.js';
+import { PLATFORMS } from '../rate-limits/service.js';
 import { GetTaskResponse } from '../tasks/schemas.js';
 import { getTaskText } from '../tasks/service.js';
 import { parseQueryPayload } from '../users/query-payload.js';
@@ -65,6 +67,12 @@ const UserIdParams = Type.Object({ user_id: Type.String() });
 const usersById = (rows: UserRow[], rep: Representation) => Object.fromEntries(rows.map((row) => [row.id, rep.fullUser(row)]));
 
 const isTrue = (value: string | undefined) => value === 'true';
+
+/** A boolean query parameter as the SDKs send it: node-sdk and stream-chat write `true`, Stream's Python client `True`. */
+const isFlagSet = (value: string | undefined) => value !== undefined && /^(true|1)$/i.test(value);
+
+/** The names of the operations this server serves, once each. */
+const operationNames = () => [...new Set(operations.map((op) => op.name))];
 
 /**
  * The legacy single-user delete as DeleteUsers options: `hard_delete` removes the user with its messages and
@@ -402,6 +410,24 @@ export const operations: Operation[] = [
     async handle({ ctx, body }) {
       await ctx.settings.update(body as Record<string, unknown>);
       return {};
+    },
+  }),
+
+  // ---- rate limits
+
+  operation({
+    name: 'GetRateLimits',
+    method: 'GET',
+    tag: 'app',
+    v2: { path: '/api/v2/rate_limits', summary: "Get the app's rate limits and what is left of them" },
+    v1: { path: '/rate_limits', summary: "Get the app's rate limits and what is left of them (stream-chat getRateLimits)" },
+    status: 200,
+    query: GetRateLimitsQuery,
+    response: GetRateLimitsResponse,
+    async handle({ ctx, query }) {
+      const asked = PLATFORMS.filter((platform) => isFlagSet(query[platform]));
+      const endpoints = query.endpoints?.split(',').map((name) => name.trim()).filter((name) => name !== '');
+      return ctx.rateLimits.report(asked.length > 0 ? asked : PLATFORMS, endpoints?.length ? endpoints : operationNames());
     },
   }),
 

@@ -41,18 +41,39 @@ export async function writeSettings(db: Db, change: SettingsChange): Promise<voi
     .execute();
 }
 
+/** The generated credentials, if any have been generated. */
+export async function storedGeneratedCredentials(db: Db): Promise<{ apiKey: string; apiSecret: string } | undefined> {
+  const row = await db.selectFrom('app_settings').select(['generated_api_key', 'generated_api_secret']).where('id', '=', 1).executeTakeFirst();
+  return row?.generated_api_key && row.generated_api_secret ? { apiKey: row.generated_api_key, apiSecret: row.generated_api_secret } : undefined;
+}
+
 /**
  * The generated credentials, generating them the first time; `created` says whether this call made them. (Only the
  * embedded database generates credentials, and only one process opens it at a time.)
  */
 export async function generatedCredentials(db: Db): Promise<{ apiKey: string; apiSecret: string; created: boolean }> {
   await db.insertInto('app_settings').values({ id: 1 }).onConflict((oc) => oc.column('id').doNothing()).execute();
-  const existing = await db.selectFrom('app_settings').select(['generated_api_key', 'generated_api_secret']).where('id', '=', 1).executeTakeFirstOrThrow();
-  if (existing.generated_api_key && existing.generated_api_secret) {
-    return { apiKey: existing.generated_api_key, apiSecret: existing.generated_api_secret, created: false };
-  }
+  const existing = await storedGeneratedCredentials(db);
+  if (existing) return { ...existing, created: false };
   const apiKey = randomBytes(6).toString('hex');
   const apiSecret = randomBytes(32).toString('base64url');
   await db.updateTable('app_settings').set({ generated_api_key: apiKey, generated_api_secret: apiSecret }).where('id', '=', 1).execute();
   return { apiKey, apiSecret, created: true };
+}
+
+/**
+ * The key of tombstone hashes. The migrations make it; a settings row without one (restored from elsewhere) gets one
+ * on first use (concurrent first uses agree on one).
+ */
+export async function tombstoneKey(db: Db): Promise<string> {
+  const stored = await db.selectFrom('app_settings').select('tombstone_key').where('id', '=', 1).executeTakeFirst();
+  if (stored?.tombstone_key) return stored.tombstone_key;
+  await db.insertInto('app_settings').values({ id: 1 }).onConflict((oc) => oc.column('id').doNothing()).execute();
+  const row = await db
+    .updateTable('app_settings')
+    .set((eb) => ({ tombstone_key: eb.fn.coalesce('tombstone_key', eb.val(randomBytes(32).toString('base64url'))) }))
+    .where('id', '=', 1)
+    .returning('tombstone_key')
+    .executeTakeFirstOrThrow();
+  return row.tombstone_key!;
 }

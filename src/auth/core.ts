@@ -3,9 +3,10 @@
 // stored state and the revocation cut-offs. The HTTP hook (hook.ts), the WebSocket handshake and the hub's periodic
 // re-checks all call these functions.
 import { timingSafeEqual } from 'node:crypto';
-import type { Db } from '../db/schema.js';
+import type { ServiceContext } from '../context.js';
 import { ErrorCode, StreamError } from '../http/errors.js';
 import { secretKey, verifyToken } from './jwt.js';
+import { isValidUserId } from '../users/validation.js';
 import { readTokenStates, type TokenState } from './store.js';
 
 export type Caller =
@@ -70,6 +71,8 @@ export async function identifyCaller(credentials: AppCredentials, presented: Pre
     return { kind: 'server' };
   }
   if (typeof claims.user_id === 'string' && claims.user_id !== '') {
+    // Signed with the secret, but for no user there can be: nothing a request does may run for it.
+    if (!isValidUserId(claims.user_id)) throw new StreamError(ErrorCode.Authentication, 'JWTAuth error: the token\'s user_id is not a valid user id');
     return { kind: 'user', userId: claims.user_id, issuedAt: typeof claims.iat === 'number' ? claims.iat : undefined };
   }
   throw new StreamError(ErrorCode.Authentication, 'JWTAuth error: token has neither server nor user_id claim');
@@ -81,35 +84,55 @@ export interface UserToken {
   issuedAt: number | undefined;
 }
 
+/**
+ * A token issued before `cutoff` (microseconds): iat has whole seconds, so a token issued in the second of the cut-off
+ * itself counts as issued at it, not before.
+ */
+function issuedBefore(token: UserToken, cutoff: bigint): boolean {
+  return BigInt(Math.trunc(token.issuedAt!)) < cutoff / 1_000_000n;
+}
+
 /** The rule: why a user token is refused given its user's state, or undefined when it is good. */
 function tokenRefusal(token: UserToken, state: TokenState): StreamError | undefined {
   if (state.deleted_at !== null) return new StreamError(ErrorCode.Authentication, `user "${token.userId}" was deleted`);
   if (state.deactivated_at !== null) return new StreamError(ErrorCode.Authentication, `user "${token.userId}" was deactivated`);
+  // A user of this id was hard deleted: tokens from before (and tokens without iat, which could be from before) are
+  // that user's, whatever stands under the id now.
+  if (state.tombstone_at !== null && (token.issuedAt === undefined || issuedBefore(token, state.tombstone_at))) {
+    return new StreamError(ErrorCode.Authentication, `user "${token.userId}" was deleted`);
+  }
   for (const cutoff of [state.user_cutoff, state.app_cutoff]) {
     if (cutoff === null) continue;
     if (token.issuedAt === undefined) {
       return new StreamError(ErrorCode.TokenExpired, 'JWTAuth error: tokens without an iat claim are not valid while tokens are revoked');
     }
-    if (BigInt(Math.trunc(token.issuedAt)) * 1_000_000n < cutoff) {
-      return new StreamError(ErrorCode.TokenExpired, 'JWTAuth error: token has been revoked');
-    }
+    if (issuedBefore(token, cutoff)) return new StreamError(ErrorCode.TokenExpired, 'JWTAuth error: token has been revoked');
   }
   return undefined;
 }
 
+type TokenContext = Pick<ServiceContext, 'db' | 'tombstones'>;
+
+async function tokenStates(ctx: TokenContext, tokens: readonly UserToken[]): Promise<TokenState[]> {
+  const ids = tokens.map((token) => token.userId);
+  const hashes = await ctx.tombstones.hashes(ctx.db, ids);
+  return readTokenStates(ctx.db, ids.map((id, i) => ({ id, hash: hashes[i]! })));
+}
+
 /** The refusal of each token (undefined: still good), read in one statement: for the periodic re-check of live sockets. */
-export async function refusedTokens(db: Db, tokens: readonly UserToken[]): Promise<Array<StreamError | undefined>> {
-  const states = await readTokenStates(db, tokens.map((token) => token.userId));
+export async function refusedTokens(ctx: TokenContext, tokens: readonly UserToken[]): Promise<Array<StreamError | undefined>> {
+  const states = await tokenStates(ctx, tokens);
   return tokens.map((token, i) => tokenRefusal(token, states[i]!));
 }
 
 /**
- * What a user token is worth now: refused when its user is deactivated or deleted, or when it was issued before a
- * revocation cut-off. Checked on every request and connect from the stored state, so that reactivation, restore or
- * clearing a cut-off gives the access back at once. Returns the user's state (its teams and role, for access rules).
+ * What a user token is worth now: refused when its user is deactivated or deleted (or was hard deleted after the token
+ * was issued), or when it was issued before a revocation cut-off. Checked on every request and connect from the stored
+ * state, so that reactivation, restore or clearing a cut-off gives the access back at once. Returns the user's state
+ * (its teams and role, for access rules).
  */
-export async function checkUserToken(db: Db, token: UserToken): Promise<TokenState> {
-  const [state] = await readTokenStates(db, [token.userId]);
+export async function checkUserToken(ctx: TokenContext, token: UserToken): Promise<TokenState> {
+  const [state] = await tokenStates(ctx, [token]);
   const refusal = tokenRefusal(token, state!);
   if (refusal) throw refusal;
   return state!;

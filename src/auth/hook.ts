@@ -5,10 +5,10 @@
 // accepts besides server-side ones (`config.access`).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ActivityRecorder } from '../activity/service.js';
-import type { Db } from '../db/schema.js';
+import type { ServiceContext } from '../context.js';
 import { ErrorCode, StreamError } from '../http/errors.js';
-import { platformOf, type RateDecision, type RateLimits } from '../rate-limits/service.js';
-import { checkUserToken, identifyCaller, type AppCredentials, type Caller, type CallerKind } from './core.js';
+import { platformOf, type RateDecision } from '../rate-limits/service.js';
+import { checkUserToken, identifyCaller, type Caller, type CallerKind } from './core.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,14 +38,14 @@ function setRateHeaders(reply: FastifyReply, decision: RateDecision) {
 const tooManyRequests = () => new StreamError(ErrorCode.RateLimit, 'Too many requests, check response headers for more information.');
 
 export interface AuthDeps {
-  credentials: () => AppCredentials;
-  db: Db;
+  ctx: ServiceContext;
   activity: ActivityRecorder;
-  rateLimits: RateLimits;
 }
 
 export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
-  const { credentials, db, activity, rateLimits } = deps;
+  const { ctx, activity } = deps;
+  const { rateLimits } = ctx;
+  const { credentials } = ctx;
 
   /** Who is calling, and whether this route accepts them; throws the StreamError the request is refused with. */
   async function admit(query: unknown, headers: Record<string, string | string[] | undefined>, access: readonly CallerKind[]): Promise<Caller> {
@@ -55,7 +55,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
       authType: single(headers['stream-auth-type']),
       token: single(headers.authorization),
     });
-    if (caller.kind === 'user') await checkUserToken(db, caller);
+    if (caller.kind === 'user') await checkUserToken(ctx, caller);
     if (caller.kind !== 'server' && !access.includes(caller.kind)) {
       throw new StreamError(
         ErrorCode.NotAllowed,

@@ -52,3 +52,10 @@ function tokenError(error: unknown, apiKey: string): StreamError {
 export async function signUserToken(userId: string, key: Uint8Array, extra: JWTPayload = {}): Promise<string> {
   return new SignJWT({ ...extra, user_id: userId }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
 }
+
+/** A server-side token, as the SDKs make it (`{server: true}`), expiring after `expiresInSeconds` when given. */
+export async function signServerToken(key: Uint8Array, options: { expiresInSeconds?: number } = {}): Promise<string> {
+  const jwt = new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' });
+  if (options.expiresInSeconds !== undefined) jwt.setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + options.expiresInSeconds);
+  return jwt.sign(key);
+}

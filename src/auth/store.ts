@@ -12,17 +12,22 @@ export interface TokenState {
   deleted_at: Micros | null;
   user_cutoff: Micros | null;
   app_cutoff: Micros | null;
+  /** When a user of this id was hard deleted, if one was. */
+  tombstone_at: Micros | null;
 }
 
-/** One state per requested id (in the order given), read in one statement. */
-export async function readTokenStates(db: Db, userIds: readonly string[]): Promise<TokenState[]> {
-  if (userIds.length === 0) return [];
+/** One state per requested id (in the order given; each with its tombstone hash), read in one statement. */
+export async function readTokenStates(db: Db, users: ReadonlyArray<{ id: string; hash: string }>): Promise<TokenState[]> {
+  if (users.length === 0) return [];
   const result = await sql<TokenState>`
     SELECT ids.id AS user_id, u.id IS NOT NULL AS exists, u.role, coalesce(u.teams, '{}') AS teams,
            u.deactivated_at, u.deleted_at,
-           u.revoke_tokens_issued_before AS user_cutoff, a.revoke_tokens_issued_before AS app_cutoff
-    FROM unnest(ARRAY[${sql.join(userIds.map((id) => sql`${id}::text`))}]) WITH ORDINALITY AS ids(id, n)
+           u.revoke_tokens_issued_before AS user_cutoff, a.revoke_tokens_issued_before AS app_cutoff,
+           t.deleted_at AS tombstone_at
+    FROM unnest(ARRAY[${sql.join(users.map((user) => sql`${user.id}::text`))}], ARRAY[${sql.join(users.map((user) => sql`${user.hash}::text`))}])
+      WITH ORDINALITY AS ids(id, hash, n)
     LEFT JOIN users u ON u.id = ids.id
+    LEFT JOIN user_tombstones t ON t.id_hash = ids.hash
     LEFT JOIN app_settings a ON a.id = 1
     ORDER BY ids.n`.execute(db);
   return result.rows;

@@ -7,14 +7,14 @@ import { ErrorCode, StreamError } from '../http/errors.js';
 import type { UserRow } from '../users/representation.js';
 import { syncConnectingUser } from '../users/service.js';
 import { findUsersByIds } from '../users/store/users.js';
-import { deleteConnection, insertConnection, touchConnections } from './store.js';
+import { deleteConnection, deleteStaleConnections, insertConnection, touchConnections } from './store.js';
 
 /**
  * Admits a connecting user: its token must still be good (deactivated, deleted → 5; revoked → 40), then the user is
  * created or updated from `user_details`.
  */
 export async function admitUser(ctx: ServiceContext, token: UserToken, details: Record<string, unknown>): Promise<void> {
-  await checkUserToken(ctx.db, token);
+  await checkUserToken(ctx, token);
   await syncConnectingUser(ctx, token.userId, details);
 }
 
@@ -49,7 +49,7 @@ export async function refreshConnections(
   connections: readonly LiveConnection[],
 ): Promise<Map<string, StreamError>> {
   await touchConnections(ctx.db, connections.map((c) => c.id));
-  const refusals = await refusedTokens(ctx.db, connections.map((c) => c.token));
+  const refusals = await refusedTokens(ctx, connections.map((c) => c.token));
   const ended = new Map<string, StreamError>();
   connections.forEach((c, i) => {
     const refusal = refusals[i];
@@ -58,4 +58,9 @@ export async function refreshConnections(
   const users = new Set(connections.filter((c) => !ended.has(c.id)).map((c) => c.token.userId));
   for (const userId of users) await activity.record(userId);
   return ended;
+}
+
+/** Housekeeping: the presence rows left by processes that died. */
+export function purgeStaleConnections(ctx: ServiceContext): Promise<number> {
+  return deleteStaleConnections(ctx.db);
 }

@@ -17,3 +17,12 @@ export async function touchConnections(db: Db, connectionIds: readonly string[])
     UPDATE user_connections SET seen_at = now()
     WHERE id IN (${sql.join(connectionIds.map((id) => sql`${id}::uuid`))})`.execute(db);
 }
+
+/**
+ * Deletes rows no live connection refreshes any more (a process that died leaves its rows behind): the hub of every
+ * process refreshes its own every heartbeat, well within the 90 s after which a row no longer counts as online.
+ */
+export async function deleteStaleConnections(db: Db): Promise<number> {
+  const result = await sql`DELETE FROM user_connections WHERE seen_at < now() - interval '90 seconds'`.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}

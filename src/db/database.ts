@@ -34,7 +34,25 @@ export interface DatabaseHandle {
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Connections of the pool in use and waiting (PostgreSQL; PGlite has one connection). */
   poolState(): { total: number; idle: number; waiting: number };
-  close(): Promise<void>;
+  /**
+   * Closes the database. Work still running (a task handler that outlived the shutdown's grace) is waited for up to
+   * `graceMs`, then cut off: on PostgreSQL its connections are dropped, on PGlite the engine is left to the process's
+   * exit. Closing never hangs.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+const CLOSE_GRACE_MS = 2_000;
+
+/** Resolves true when `work` settles within `ms`, false when the time runs out first. */
+function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.then(() => true, () => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** What the database layer reports: lost connections (recovered), and the fatal failure of the embedded engine. */
@@ -80,6 +98,10 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
   // error event must have a listener, or Node ends the process.
   pool.on('error', (error) => warn('an idle database connection failed', error));
   pool.on('connect', (client) => client.on('error', (error) => warn('a database connection failed', error)));
+  // Connections checked out, so that closing can cut off work that does not end by itself.
+  const inUse = new Set<pg.PoolClient>();
+  pool.on('acquire', (client) => inUse.add(client));
+  pool.on('release', (_error, client) => inUse.delete(client));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const subscriptions = new Set<{ stop(): Promise<void> }>();
   return {
@@ -95,10 +117,14 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
       };
     },
     poolState: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    async close() {
+    async close({ graceMs = CLOSE_GRACE_MS } = {}) {
       await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
       subscriptions.clear();
-      await db.destroy();
+      const destroyed = db.destroy();
+      if (await within(destroyed, graceMs)) return;
+      // Dropping the socket fails the statement in flight; its transaction ends, and the pool lets the client go.
+      for (const client of inUse) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      await within(destroyed, graceMs);
     },
   };
 }
@@ -228,10 +254,16 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
         return pglite.listen(channel, onNotify);
       },
       poolState: () => ({ total: 1, idle: 1, waiting: 0 }),
-      async close() {
+      async close({ graceMs = CLOSE_GRACE_MS } = {}) {
         try {
-          await db.destroy();
-          if (!pglite.closed) await pglite.close();
+          // A transaction still open (a stuck task handler) holds the engine's only connection: closing would wait
+          // for it forever. Past the grace the engine is left as it is; the process is about to exit.
+          await within(
+            db.destroy().then(async () => {
+              if (!pglite.closed) await pglite.close();
+            }),
+            graceMs,
+          );
         } finally {
           lock?.release();
         }

@@ -50,6 +50,13 @@ export interface AppSettingsTable {
   guest_user_creation_disabled: Generated<boolean>;
   enforce_unique_usernames: Generated<string>;
   multi_tenant_enabled: Generated<boolean>;
+  tombstone_key: string | null;
+}
+
+export interface UserTombstonesTable {
+  /** HMAC-SHA256 of the user id under app_settings.tombstone_key, hex. */
+  id_hash: string;
+  deleted_at: Timestamp;
 }
 
 export interface SchemaMigrationsTable {
@@ -103,6 +110,7 @@ export interface Database {
   user_connections: UserConnectionsTable;
   users: UsersTable;
   user_blocks: UserBlocksTable;
+  user_tombstones: UserTombstonesTable;
   app_settings: AppSettingsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -1,5 +1,5 @@
 // Wire-level schema pieces shared by every capability.
-import { Type, type ObjectOptions, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Type, type ObjectOptions, type TProperties, type TRecord, type TSchema, type TString } from '@sinclair/typebox';
 
 /**
  * A date-time written as integer nanoseconds since the epoch. The value is a BigInt, which Fastify's serializer
@@ -10,13 +10,23 @@ export const Nanos = Type.Unsafe<bigint>({ type: 'integer', format: 'int64', des
 /** Every Stream response carries a `duration` string, added by the envelope. */
 export const Duration = Type.String({ description: 'time the server spent on the request, e.g. "1.23ms"' });
 
-export const JsonObject = Type.Record(Type.String(), Type.Unknown());
+/**
+ * An object with any keys, each holding `value`. Written as `additionalProperties`, not as TypeBox's Record: a Record's
+ * `patternProperties: {"^(.*)$"}` does not apply to a key holding a line break (`.` matches none), so such a key
+ * would escape validation.
+ */
+export function StringMap<T extends TSchema>(value: T, options: ObjectOptions = {}): TRecord<TString, T> {
+  // Typed as the Record it is (its static type is Record<string, …>); built as an object with additionalProperties.
+  return Type.Object({}, { ...options, additionalProperties: value }) as unknown as TRecord<TString, T>;
+}
+
+export const JsonObject = StringMap(Type.Unknown());
 
 export const ErrorEnvelope = Type.Object(
   {
     code: Type.Integer(),
     message: Type.String(),
-    exception_fields: Type.Optional(Type.Record(Type.String(), Type.String())),
+    exception_fields: Type.Optional(StringMap(Type.String())),
     StatusCode: Type.Integer(),
     duration: Type.String(),
     more_info: Type.String(),

@@ -11,7 +11,16 @@ import { checkUniqueUsernames } from '../users/service.js';
 import { lockUsernames } from '../users/store/usernames.js';
 import { findUsersByIds, inIdOrder, lockUsers } from '../users/store/users.js';
 import { checkUserId } from '../users/validation.js';
-import { clearDeactivated, clearDeleted, pruneDeletedUsers, removeDeletedUsers, setDeactivated, setDeleted } from './store.js';
+import {
+  clearDeactivated,
+  clearDeleted,
+  findTombstones,
+  insertTombstones,
+  pruneDeletedUsers,
+  removeDeletedUsers,
+  setDeactivated,
+  setDeleted,
+} from './store.js';
 
 export interface DeactivateOptions {
   mark_messages_deleted?: boolean;
@@ -87,10 +96,18 @@ async function applyReactivation(ctx: ServiceContext, trx: Tx, ids: readonly str
   return rows;
 }
 
+/**
+ * Locks the users a call acts on together with the user it names as the actor (created_by_id), in one statement in id
+ * order: two calls that name each other (A deactivated by B, B by A) then wait for each other instead of deadlocking.
+ */
+async function lockTargetsAndActor(trx: Tx, ids: readonly string[], createdById: string | undefined) {
+  const rows = await lockExistingUsers(trx, createdById === undefined ? ids : [...ids, createdById]);
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 export async function deactivateUser(ctx: ServiceContext, id: string, options: DeactivateOptions): Promise<UserRow> {
   return ctx.db.transaction().execute(async (trx) => {
-    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
-    await lockExistingUsers(trx, [id]);
+    await lockTargetsAndActor(trx, [id], options.created_by_id);
     const [row] = await applyDeactivation(trx, [id], options);
     return row!;
   });
@@ -98,8 +115,7 @@ export async function deactivateUser(ctx: ServiceContext, id: string, options: D
 
 export async function reactivateUser(ctx: ServiceContext, id: string, options: ReactivateOptions): Promise<UserRow> {
   return ctx.db.transaction().execute(async (trx) => {
-    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
-    const [user] = await lockExistingUsers(trx, [id]);
+    const user = (await lockTargetsAndActor(trx, [id], options.created_by_id)).get(id);
     if (user!.deactivated_at === null) throw inputError(`user "${id}" is not deactivated, it can't be reactivated`);
     const [row] = await applyReactivation(ctx, trx, [id], options);
     return row!;
@@ -109,8 +125,7 @@ export async function reactivateUser(ctx: ServiceContext, id: string, options: R
 export async function deactivateUsers(ctx: ServiceContext, ids: string[], options: DeactivateOptions): Promise<string> {
   checkUserIds(ids, 100);
   return ctx.db.transaction().execute(async (trx) => {
-    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
-    await lockExistingUsers(trx, ids);
+    await lockTargetsAndActor(trx, ids, options.created_by_id);
     return enqueueTask(trx, 'DeactivateUsers', { user_ids: [...new Set(ids)], options: options as JsonObject }, ctx.tasks);
   });
 }
@@ -118,8 +133,7 @@ export async function deactivateUsers(ctx: ServiceContext, ids: string[], option
 export async function reactivateUsers(ctx: ServiceContext, ids: string[], options: ReactivateOptions): Promise<string> {
   checkUserIds(ids, 100);
   return ctx.db.transaction().execute(async (trx) => {
-    if (options.created_by_id !== undefined) await lockExistingUsers(trx, [options.created_by_id]);
-    await lockExistingUsers(trx, ids);
+    await lockTargetsAndActor(trx, ids, options.created_by_id);
     return enqueueTask(trx, 'ReactivateUsers', { user_ids: [...new Set(ids)], options: options as JsonObject }, ctx.tasks);
   });
 }
@@ -162,20 +176,33 @@ export async function deleteUser(ctx: ServiceContext, id: string, options: Delet
   });
 }
 
-/** Brings soft-deleted users back, with their data; users pruned or hard deleted cannot be restored. */
+/**
+ * Brings soft-deleted users back, with their data. Users pruned or hard deleted (also once the hard deletion has
+ * removed them, which their tombstone tells) cannot be restored. A restored user's name is held to the app's
+ * unique-username rule, as any write of a name is.
+ */
 export async function restoreUsers(ctx: ServiceContext, ids: string[]): Promise<void> {
   checkUserIds(ids, 100);
   const unique = [...new Set(ids)];
+  const { enforce_unique_usernames: mode } = await ctx.settings.get();
   await ctx.db.transaction().execute(async (trx) => {
     const byId = new Map((await lockUsers(trx, unique)).map((row) => [row.id, row]));
+    const missing = unique.filter((id) => !byId.has(id));
+    const hashes = await ctx.tombstones.hashes(trx, missing);
+    const tombstoned = await findTombstones(trx, hashes);
     for (const id of unique) {
       const row = byId.get(id);
-      if (!row) throw notFound(`user "${id}" does not exist`);
+      if (!row) {
+        if (tombstoned.has(hashes[missing.indexOf(id)]!)) throw inputError(`user "${id}" was hard deleted, it can't be restored`);
+        throw notFound(`user "${id}" does not exist`);
+      }
       if (row.deleted_at === null) throw inputError(`user "${id}" is not deleted, it can't be restored`);
-      const mode = (row.deletion as { user?: string } | null)?.user ?? 'soft';
-      if (mode !== 'soft') throw inputError(`user "${id}" was ${mode === 'hard' ? 'hard' : 'pruning'} deleted, it can't be restored`);
+      const deletion = (row.deletion as { user?: string } | null)?.user ?? 'soft';
+      if (deletion !== 'soft') throw inputError(`user "${id}" was ${deletion === 'hard' ? 'hard' : 'pruning'} deleted, it can't be restored`);
     }
+    if (mode !== 'no') await lockUsernames(trx, (await findUsersByIds(trx, unique)).map((row) => row.name));
     await clearDeleted(trx, unique);
+    await checkUniqueUsernames(trx, mode, await findUsersByIds(trx, unique));
   });
 }
 
@@ -199,13 +226,20 @@ export async function runReactivateUsersTask(ctx: ServiceContext, trx: Tx, paylo
 }
 
 /**
- * DeleteUsers: the request already marked the users deleted; this finishes the job per mode. soft keeps the data,
- * pruning nullifies name, image and custom data, hard removes the user (so the id can be created afresh). Every
- * statement is conditional on the user still being deleted, so a second run, or a run after a restore, is a no-op.
+ * DeleteUsers: the request already marked the users deleted; this finishes the job as each user's recorded deletion
+ * says (the strongest asked for, whichever task runs first): soft keeps the data, pruning nullifies name, image and
+ * custom data, hard removes the user and leaves a tombstone (so the id can be created afresh, but not by a token of
+ * the deleted user). Only users still deleted are touched, so a second run, or a run after a restore, is a no-op.
  */
-export async function runDeleteUsersTask(_ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeleteOptions>): Promise<Record<string, { status: string }>> {
-  const { user_ids, options } = payload;
-  if (options.user === 'pruning') await pruneDeletedUsers(trx, user_ids);
-  else if (options.user === 'hard') await removeDeletedUsers(trx, user_ids);
+export async function runDeleteUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeleteOptions>): Promise<Record<string, { status: string }>> {
+  const { user_ids } = payload;
+  const deleted = (await lockUsers(trx, user_ids)).filter((row) => row.deleted_at !== null);
+  const withMode = (mode: DeleteMode) => deleted.filter((row) => ((row.deletion as { user?: string } | null)?.user ?? 'soft') === mode).map((row) => row.id);
+  await pruneDeletedUsers(trx, withMode('pruning'));
+  const hard = withMode('hard');
+  if (hard.length > 0) {
+    await insertTombstones(trx, await ctx.tombstones.hashes(trx, hard));
+    await removeDeletedUsers(trx, hard);
+  }
   return Object.fromEntries(user_ids.map((id) => [id, { status: 'ok' }]));
 }

@@ -1,7 +1,7 @@
 // The lifecycle columns of users: deactivated_at (with what the deactivation asked for), deleted_at (with what the
 // deletion asked for), and the pruning or removal that finishes a deletion.
-import { sql } from 'kysely';
-import type { JsonObject, Tx } from '../db/schema.js';
+import { sql, type RawBuilder } from 'kysely';
+import type { Db, JsonObject, Tx } from '../db/schema.js';
 import type { UserRow } from '../users/representation.js';
 import { USER_COLUMNS } from '../users/store/users.js';
 
@@ -25,11 +25,36 @@ export async function clearDeactivated(trx: Tx, ids: readonly string[], name: st
   return result.rows;
 }
 
-/** Marks users deleted (keeping the first deletion date) and records what the deletion asked for. */
-export async function setDeleted(trx: Tx, ids: readonly string[], deletion: JsonObject): Promise<void> {
+/** How strong a deletion mode is: soft < pruning < hard. */
+const modeRank = (mode: RawBuilder<unknown>) => sql`(CASE ${mode} WHEN 'hard' THEN 3 WHEN 'pruning' THEN 2 ELSE 1 END)`;
+
+/**
+ * Marks users deleted (keeping the first deletion date) and records what the deletion asked for, unless a user is
+ * deleted already with a stronger mode: a later, weaker request never lowers what was asked.
+ */
+export async function setDeleted(trx: Tx, ids: readonly string[], deletion: JsonObject & { user: string }): Promise<void> {
   await sql`
-    UPDATE users SET deleted_at = coalesce(deleted_at, now()), deletion = ${JSON.stringify(deletion)}::jsonb, updated_at = now()
+    UPDATE users SET
+      deleted_at = coalesce(deleted_at, now()),
+      deletion = CASE WHEN deleted_at IS NOT NULL AND ${modeRank(sql`deletion ->> 'user'`)} > ${modeRank(sql`${deletion.user}::text`)}
+                 THEN deletion ELSE ${JSON.stringify(deletion)}::jsonb END,
+      updated_at = now()
     WHERE id IN (${idList(ids)})`.execute(trx);
+}
+
+/** Records the hard deletion of users by the keyed hashes of their ids (a later one of the same id moves the date). */
+export async function insertTombstones(trx: Tx, hashes: readonly string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  await sql`
+    INSERT INTO user_tombstones (id_hash) VALUES ${sql.join(hashes.map((hash) => sql`(${hash})`))}
+    ON CONFLICT (id_hash) DO UPDATE SET deleted_at = now()`.execute(trx);
+}
+
+/** Which of these hashes have a tombstone. */
+export async function findTombstones(db: Db, hashes: readonly string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const rows = await db.selectFrom('user_tombstones').select('id_hash').where('id_hash', 'in', [...hashes]).execute();
+  return new Set(rows.map((row) => row.id_hash));
 }
 
 export async function clearDeleted(trx: Tx, ids: readonly string[]): Promise<void> {
@@ -38,6 +63,7 @@ export async function clearDeleted(trx: Tx, ids: readonly string[]): Promise<voi
 
 /** Pruning: the user stays (deleted) without its data; its blocks go. Only users still deleted are touched. */
 export async function pruneDeletedUsers(trx: Tx, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
   await sql`
     UPDATE users SET name = NULL, image = NULL, custom = '{}', teams_role = NULL, privacy_settings = NULL,
       language = '', updated_at = now()
@@ -47,5 +73,6 @@ export async function pruneDeletedUsers(trx: Tx, ids: readonly string[]): Promis
 
 /** Hard deletion: the rows go (blocks with them, by cascade). Only users still deleted are touched. */
 export async function removeDeletedUsers(trx: Tx, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
   await sql`DELETE FROM users WHERE id IN (${idList(ids)}) AND deleted_at IS NOT NULL`.execute(trx);
 }

@@ -78,7 +78,10 @@ export class RateLimits {
 
   /** The app's budget of an operation on one platform, per minute. */
   operationLimit(operation: string): number {
-    return this.config.overrides[operation] ?? Math.round((STREAM_PER_MINUTE_LIMITS[operation] ?? DEFAULT_PER_MINUTE) * this.config.multiplier);
+    // Own keys only: an operation name comes from the request (GetRateLimits' `endpoints`), and may be "valueOf".
+    if (Object.hasOwn(this.config.overrides, operation)) return this.config.overrides[operation]!;
+    const published = Object.hasOwn(STREAM_PER_MINUTE_LIMITS, operation) ? STREAM_PER_MINUTE_LIMITS[operation]! : DEFAULT_PER_MINUTE;
+    return Math.round(published * this.config.multiplier);
   }
 
   private userLimit(): number {

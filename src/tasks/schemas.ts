@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 // Schemas of GET tasks/{id}: the response is made for each family (date-times and the users in results differ).
-import { Duration, JsonObject, named, type Family } from '../http/schemas.js';
+import { Duration, JsonObject, StringMap, named, type Family } from '../http/schemas.js';
 import { V1, V2 } from '../users/schemas.js';
 
 export const TaskStatusSchema = Type.Union(
@@ -25,7 +25,7 @@ export function tasksCarriers(family: Family) {
       created_at: family.time,
       updated_at: family.time,
       result: Type.Optional(
-        family.suffix === 'V1' ? Type.Record(Type.String(), Type.Unknown(), { description: 'users in it are in the v1 shape' }) : JsonObject,
+        family.suffix === 'V1' ? StringMap(Type.Unknown(), { description: 'users in it are in the v1 shape' }) : JsonObject,
       ),
       error: Type.Optional(Type.Ref(ErrorResult)),
       duration: Duration,

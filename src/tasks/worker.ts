@@ -166,7 +166,9 @@ export class Worker {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.wake?.();
+    // Through notify, not wake alone: a loop in the middle of a claim is not asleep yet, and must not go to sleep
+    // for a whole poll interval once its claim returns.
+    this.notify();
     await this.loop;
     const grace = this.options.shutdownGraceMs ?? 10_000;
     const all = Promise.all([...this.running.values()].map((entry) => entry.done));

@@ -105,8 +105,18 @@ export type UserV1 = Record<string, unknown> & { id: string };
 
 const rfc3339 = (value: bigint | null) => (value === null ? undefined : microsToRfc3339(value));
 
+/**
+ * Custom data flattened to the top level, without the keys that are built-in field names: in the v1 view a built-in
+ * field always wins, set or not, so that custom data can never pass for one (a spoofed `deactivated_at`).
+ */
+function flattenedCustom(custom: Record<string, unknown> | undefined): Record<string, unknown> {
+  const flat: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(custom ?? {})) if (!RESERVED_FIELDS.has(key)) flat[key] = value;
+  return flat;
+}
+
 export function userV1(row: UserRow): UserV1 {
-  const user: UserV1 = { ...row.custom, id: row.id };
+  const user: UserV1 = { ...flattenedCustom(row.custom), id: row.id };
   if (row.name !== null) user.name = row.name;
   if (row.image !== null) user.image = row.image;
   user.role = row.role;
@@ -153,7 +163,7 @@ export function nanosToRfc3339(value: bigint | number): string {
  */
 export function userV1FromV2(v2: Record<string, unknown>): UserV1 {
   const { custom, bypass_moderation: _bypass, ...fields } = v2;
-  const user: Record<string, unknown> = { ...(custom as Record<string, unknown> | undefined) };
+  const user: Record<string, unknown> = flattenedCustom(custom as Record<string, unknown> | undefined);
   for (const [key, value] of Object.entries(fields)) {
     user[key] = V2_TIME_FIELDS.includes(key) && (typeof value === 'bigint' || typeof value === 'number') ? nanosToRfc3339(value) : value;
   }

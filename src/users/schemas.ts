@@ -2,7 +2,7 @@
 // A user has a shape per family (v2: custom data under `custom`, nanoseconds; v1: custom data flattened, RFC3339);
 // the request and response bodies that carry users are declared once (usersCarriers) and made for each family.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { DateTimeV1, Duration, JsonObject, Nanos, named, type Family } from '../http/schemas.js';
+import { DateTimeV1, Duration, JsonObject, Nanos, StringMap, named, type Family } from '../http/schemas.js';
 
 export const USER_ID_PATTERN = '^[@\\w-]{1,255}$';
 export const UserId = Type.String({ minLength: 1, maxLength: 255, pattern: USER_ID_PATTERN });
@@ -15,7 +15,7 @@ export const PrivacySettings = Type.Object({
 });
 
 const Teams = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 250 });
-const TeamsRole = Type.Record(Type.String(), Type.String());
+const TeamsRole = StringMap(Type.String());
 
 // --- the user in a request -------------------------------------------------------------------------------------------
 
@@ -153,9 +153,9 @@ export function usersCarriers<R extends TSchema, U extends TSchema, F extends TS
     blocked_user: family.user,
   });
   return {
-    UpdateUsersRequest: named(family, 'UpdateUsersRequest', { users: Type.Record(Type.String(), family.userRequest) }),
+    UpdateUsersRequest: named(family, 'UpdateUsersRequest', { users: StringMap(family.userRequest) }),
     UpdateUsersResponse: named(family, 'UpdateUsersResponse', {
-      users: Type.Record(Type.String(), family.fullUser),
+      users: StringMap(family.fullUser),
       membership_deletion_task_id: Type.String(),
       duration: Duration,
     }),

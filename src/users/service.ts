@@ -10,6 +10,7 @@ import type { ServiceContext } from '../context.js';
 import type { RawBuilder } from 'kysely';
 import type { Db, Micros, Tx } from '../db/schema.js';
 import { ErrorCode, StreamError, inputError, notAllowed, notFound } from '../http/errors.js';
+import { sameJson } from '../lib/json.js';
 import { checkDepth, type InputLimits } from '../limits.js';
 import { changesFor, splitDetails } from './connect-details.js';
 import type { UserRow } from './representation.js';
@@ -26,7 +27,7 @@ import {
   updateUserRow,
   upsertUserRows,
 } from './store/users.js';
-import { checkBatchSize, checkCustomKeys, checkStoredShape, checkStoredSize, checkUserId, checkUserSize } from './validation.js';
+import { checkBatchSize, checkStoredShape, checkStoredSize, checkUserId, checkUserSize } from './validation.js';
 
 /** Client-side callers may act on their own user only. */
 function requireSelf(caller: Caller, ids: Iterable<string>, action: string) {
@@ -57,7 +58,6 @@ interface UpsertInput {
 function toUpsertInput(user: UserRequest, limits: InputLimits): { input: UpsertInput; json: string } {
   checkUserId(user.id);
   const custom = user.custom ?? {};
-  checkCustomKeys(custom);
   checkDepth(custom, limits.customDepth, `custom data of user "${user.id}"`);
   const input: UpsertInput = {
     id: user.id,
@@ -106,25 +106,36 @@ export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: Us
   // (and saves the round trips of one on the busiest write path).
   if (caller.kind === 'server' && settings.enforce_unique_usernames === 'no') return writeUpserts(ctx.db, users, ctx.limits);
   return ctx.db.transaction().execute(async (trx) => {
-    if (caller.kind === 'user') {
-      // A user may not give itself another role or other teams.
-      const [stored] = await findUsersByIds(trx, users.map((user) => user.id));
-      for (const user of users) {
-        if (user.role !== undefined && user.role !== (stored?.role ?? 'user')) throw notAllowed('user role can only be updated server-side');
-        const teams = user.teams ?? [];
-        if (teams.length > 0 && [...teams].sort().join('\u0000') !== [...(stored?.teams ?? [])].sort().join('\u0000')) {
-          throw notAllowed('user teams can only be updated server-side');
-        }
-        if (user.teams_role !== undefined && JSON.stringify(user.teams_role) !== JSON.stringify(stored?.teams_role ?? null)) {
-          throw notAllowed('user teams_role can only be updated server-side');
-        }
-      }
-    }
-    if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, users.map((user) => user.name));
-    const rows = await writeUpserts(trx, users, ctx.limits);
-    await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows);
+    const before = new Map((await findUsersByIds(trx, users.map((user) => user.id))).map((row) => [row.id, row]));
+    const written = caller.kind === 'user' ? users.map((user) => withServerOwnedFields(user, before.get(user.id))) : users;
+    if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, written.map((user) => user.name));
+    const rows = await writeUpserts(trx, written, ctx.limits);
+    await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows.filter((row) => nameOrTeamsChanged(before.get(row.id), row)));
     return rows;
   });
+}
+
+/**
+ * A user's upsert of itself may not change what only the server may: its role, teams and teams_role. Sent, each must
+ * equal what is stored (teams in any order, teams_role as a JSON value); not sent, each keeps what is stored (an
+ * upsert would otherwise clear teams_role, dropping a restrictive per-team role).
+ */
+function withServerOwnedFields(user: UserRequest, stored: UserRow | undefined): UserRequest {
+  if (user.role !== undefined && user.role !== (stored?.role ?? 'user')) throw notAllowed('user role can only be updated server-side');
+  const teams = user.teams ?? [];
+  if (teams.length > 0 && [...teams].sort().join('\u0000') !== [...(stored?.teams ?? [])].sort().join('\u0000')) {
+    throw notAllowed('user teams can only be updated server-side');
+  }
+  if (user.teams_role !== undefined && !sameJson(user.teams_role, stored?.teams_role ?? null)) {
+    throw notAllowed('user teams_role can only be updated server-side');
+  }
+  return stored?.teams_role ? { ...user, teams_role: stored.teams_role } : user;
+}
+
+/** Whether a write gave a user a name or teams it did not have: only such writes are held to unique usernames. */
+function nameOrTeamsChanged(before: UserRow | undefined, after: UserRow): boolean {
+  if (!before || before.deleted_at !== null || before.deactivated_at !== null) return true;
+  return before.name !== after.name || !sameJson([...before.teams].sort(), [...after.teams].sort());
 }
 
 // --- partial update ----------------------------------------------------------------------------------------------------
@@ -148,7 +159,8 @@ async function applyChange(trx: Tx, change: CompiledChange): Promise<UserRow> {
   const row = await updateUserRow(trx, change.id, change.assignments);
   if (!row) {
     const [existing] = await findUsersByIds(trx, [change.id]);
-    if (!existing || existing.deleted_at !== null) throw notFound(`user "${change.id}" does not exist`);
+    if (!existing) throw notFound(`user "${change.id}" does not exist`);
+    if (existing.deleted_at !== null) throw inputError(`user "${change.id}" was deleted, it can't be updated`);
     throw inputError(`user "${change.id}" was deactivated, reactivate it before updating`);
   }
   checkStoredShape(row);
@@ -161,13 +173,20 @@ export async function updateUsersPartial(ctx: ServiceContext, caller: Caller, ch
   requireSelf(caller, changes.map((change) => change.id), 'update');
   const compiled = changes.map((change) => compileChange(change, caller.kind !== 'server', ctx.limits));
   const settings = await ctx.settings.get();
+  const mode = settings.enforce_unique_usernames;
+  // Only a change of a name, or (per team) of teams, can make two users share a name.
+  const touchesName = (change: UpdateUserPartialRequest) =>
+    ['name', 'teams'].some((key) => (change.set && Object.hasOwn(change.set, key)) || change.unset?.includes(key));
+  const checked = new Set(changes.filter(touchesName).map((change) => change.id));
   return ctx.db.transaction().execute(async (trx) => {
-    if (settings.enforce_unique_usernames !== 'no') {
-      await lockUsernames(trx, changes.map((change) => change.set?.name as string | undefined));
+    if (mode !== 'no' && checked.size > 0) {
+      // The name each checked user will have: the one sent, else (a change of teams) the one it has.
+      const stored = new Map((await findUsersByIds(trx, [...checked])).map((row) => [row.id, row.name]));
+      await lockUsernames(trx, changes.filter(touchesName).map((change) => (change.set?.name as string | undefined) ?? stored.get(change.id)));
     }
     const rows: UserRow[] = [];
     for (const change of compiled) rows.push(await applyChange(trx, change));
-    await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows);
+    await checkUniqueUsernames(trx, mode, rows.filter((row) => checked.has(row.id)));
     return rows;
   });
 }
@@ -221,7 +240,8 @@ export async function createGuest(ctx: ServiceContext, _caller: Caller, user: Us
     await checkUniqueUsernames(trx, settings.enforce_unique_usernames, [created]);
     return created;
   });
-  return { row, accessToken: await signUserToken(row.id, ctx.credentials().key) };
+  // With iat, so that a revocation cut-off set before the guest existed does not refuse its token.
+  return { row, accessToken: await signUserToken(row.id, ctx.credentials().key, { iat: Math.floor(Date.now() / 1000) }) };
 }
 
 // --- blocks ------------------------------------------------------------------------------------------------------------
@@ -251,13 +271,28 @@ function actingUserId(caller: Caller, requested: string | undefined): string {
   return requested;
 }
 
-async function requireLiveUsers(db: Db, ids: string[]): Promise<Map<string, UserRow>> {
-  const rows = await findUsersByIds(db, ids);
-  const byId = new Map(rows.filter((row) => row.deleted_at === null).map((row) => [row.id, row]));
+/**
+ * Who a caller may see as another user: everyone server-side; client-side in a multi-tenant app, only users sharing a
+ * team with the caller (as queryUsers scopes them). Read before any transaction opens.
+ */
+async function visibleTo(ctx: ServiceContext, caller: Caller): Promise<(self: UserRow, other: UserRow) => boolean> {
+  if (caller.kind !== 'user' || !(await ctx.settings.get()).multi_tenant_enabled) return () => true;
+  return (self, other) => other.id === self.id || other.teams.some((team) => self.teams.includes(team));
+}
+
+/**
+ * The acting user and the other users of a block request, live and visible to the caller. A user out of the caller's
+ * scope is answered as an unknown one: a client must not learn whether an id exists in another team.
+ */
+async function requireLiveUsers(db: Db, acting: string, others: string[], visible: (self: UserRow, other: UserRow) => boolean) {
+  const ids = [acting, ...others];
+  const byId = new Map((await findUsersByIds(db, ids)).filter((row) => row.deleted_at === null).map((row) => [row.id, row]));
+  const self = byId.get(acting);
   for (const id of ids) {
-    if (!byId.has(id)) throw notFound(`user "${id}" does not exist`);
+    const row = byId.get(id);
+    if (!row || !self || !visible(self, row)) throw notFound(`user "${id}" does not exist`);
   }
-  return byId;
+  return self!;
 }
 
 function checkBlockIds(userId: string, blockedUserId: string) {
@@ -269,8 +304,9 @@ export async function blockUser(ctx: ServiceContext, caller: Caller, blockedUser
   const acting = actingUserId(caller, userId);
   checkBlockIds(acting, blockedUserId);
   if (acting === blockedUserId) throw inputError('a user cannot block themselves');
+  const visible = await visibleTo(ctx, caller);
   return ctx.db.transaction().execute(async (trx) => {
-    await requireLiveUsers(trx, [acting, blockedUserId]);
+    await requireLiveUsers(trx, acting, [blockedUserId], visible);
     const createdAt = await insertBlock(trx, acting, blockedUserId);
     return { blocked_by_user_id: acting, blocked_user_id: blockedUserId, created_at: createdAt };
   });
@@ -279,8 +315,9 @@ export async function blockUser(ctx: ServiceContext, caller: Caller, blockedUser
 export async function unblockUser(ctx: ServiceContext, caller: Caller, blockedUserId: string, userId: string | undefined): Promise<void> {
   const acting = actingUserId(caller, userId);
   checkBlockIds(acting, blockedUserId);
+  const visible = await visibleTo(ctx, caller);
   await ctx.db.transaction().execute(async (trx) => {
-    await requireLiveUsers(trx, [acting, blockedUserId]);
+    await requireLiveUsers(trx, acting, [blockedUserId], visible);
     await deleteBlock(trx, acting, blockedUserId);
   });
 }
@@ -288,12 +325,13 @@ export async function unblockUser(ctx: ServiceContext, caller: Caller, blockedUs
 export async function getBlockedUsers(ctx: ServiceContext, caller: Caller, userId: string | undefined): Promise<BlockWithUsers[]> {
   const acting = actingUserId(caller, userId);
   checkUserId(acting);
-  const owner = (await requireLiveUsers(ctx.db, [acting])).get(acting)!;
+  const visible = await visibleTo(ctx, caller);
+  const owner = await requireLiveUsers(ctx.db, acting, [], visible);
   const blocks = await listBlocks(ctx.db, acting);
   const blocked = new Map((await findUsersByIds(ctx.db, blocks.map((b) => b.blocked_user_id))).map((row) => [row.id, row]));
   return blocks.flatMap((block) => {
     const blockedUser = blocked.get(block.blocked_user_id);
-    if (!blockedUser || blockedUser.deleted_at !== null) return [];
+    if (!blockedUser || blockedUser.deleted_at !== null || !visible(owner, blockedUser)) return [];
     return [{ user_id: acting, blocked_user_id: block.blocked_user_id, created_at: block.created_at, user: owner, blocked_user: blockedUser }];
   });
 }

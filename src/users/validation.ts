@@ -16,8 +16,12 @@ export const RESERVED_FIELDS = new Set([
   'latest_hidden_channels', 'avg_response_time', 'bypass_moderation', 'custom',
 ]);
 
+export function isValidUserId(id: unknown): id is string {
+  return typeof id === 'string' && USER_ID.test(id);
+}
+
 export function checkUserId(id: unknown, what = 'user id'): string {
-  if (typeof id !== 'string' || !USER_ID.test(id)) {
+  if (!isValidUserId(id)) {
     throw inputError(
       `${what} ${JSON.stringify(id)} is invalid: it must be 1 to 255 characters of letters, digits, "@", "_" or "-"`,
     );
@@ -28,12 +32,6 @@ export function checkUserId(id: unknown, what = 'user id'): string {
 export function checkBatchSize(count: number) {
   if (count === 0) throw inputError('users is a required field and must contain at least one user');
   if (count > MAX_USERS_PER_REQUEST) throw inputError(`too many users in one request: ${count}, the maximum is ${MAX_USERS_PER_REQUEST}`);
-}
-
-export function checkCustomKeys(custom: Record<string, unknown>) {
-  for (const key of Object.keys(custom)) {
-    if (RESERVED_FIELDS.has(key)) throw inputError(`custom field "${key}" is a reserved field name`);
-  }
 }
 
 /** The size rule applies to what the user holds: built-in fields and custom data, as JSON. Returns that JSON. */

@@ -11,6 +11,7 @@ import { generateOpenapi } from '../../scripts/openapi.js';
 import { buildApp } from '../../src/app.js';
 import { credentialsOf } from '../../src/auth/core.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
+import { fastifyPath, servedRoutes } from '../helpers/routes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const specPath = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
@@ -24,27 +25,6 @@ interface Spec {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, { properties?: Record<string, { type?: string; format?: string }> }> };
-}
-
-/** "METHOD /path" for every route the app serves, read from Fastify's route tree. */
-function servedRoutes(app: FastifyInstance): string[] {
-  const routes: string[] = [];
-  const stack: string[] = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const match = /^([│├└─\s]*[├└]── )(\S+)(?: \(([^)]*)\))?$/u.exec(line.trimEnd());
-    if (!match) continue;
-    const depth = match[1]!.length / 4 - 1;
-    stack.length = depth;
-    stack.push(match[2]!);
-    const path = stack.join('');
-    for (const method of (match[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean)) routes.push(`${method} ${path}`);
-  }
-  return routes.sort();
-}
-
-/** OpenAPI `{param}` → Fastify `:param`. */
-function fastifyPath(path: string): string {
-  return path.replace(/\{([^}]+)\}/g, ':$1');
 }
 
 describe('openapi.yaml', () => {

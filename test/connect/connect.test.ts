@@ -364,7 +364,8 @@ describe('raw WebSocket', () => {
     ['a server token', { authorization: signToken({ server: true }) }, 5, 'server-side token'],
     ['no json', { json: '' }, 4, 'json is a required'],
     ['json that is not JSON', { json: '{nope' }, 4, 'json is not valid JSON'],
-    ['an invalid user id', { json: { user_id: 'no spaces allowed' }, authorization: signToken({ user_id: 'no spaces allowed' }) }, 4, 'is invalid'],
+    ['an invalid user id', { json: { user_id: 'no spaces allowed' } }, 4, 'is invalid'],
+    ['a token for an invalid user id', { json: { user_id: 'no spaces allowed' }, authorization: signToken({ user_id: 'no spaces allowed' }) }, 5, 'not a valid user id'],
     ['an expired token', { authorization: signToken({ user_id: 'judy', exp: Math.floor(Date.now() / 1000) - 60 }) }, 40, 'token has expired'],
   ])('rejects %s', async (_name, override, code, message) => {
     const connection = rawConnect({ ...userParams('judy'), ...override } as never);

@@ -1,5 +1,6 @@
 // The process as `npm start` runs it on the embedded default: credentials generated on the first start and shown on
 // that start only; and secrets kept out of git and out of the image.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,27 +10,38 @@ import { ROOT, runTs } from '../helpers/process.js';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-test-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-/** Starts the server on the test's data folder, waits until it serves, stops it, and returns what it printed. */
-async function startAndStop(): Promise<string> {
+/**
+ * Starts the server on the test's data folder, waits until it serves, runs the curl line it printed (while it serves),
+ * stops it, and returns what it printed and what the curl line answered.
+ */
+async function startAndStop(): Promise<{ printed: string; curl: string }> {
   const child = runTs('src/server.ts', { DATA_DIR: dataDir, PORT: '0', WS_PORT: '0', STREAM_API_KEY: '', STREAM_API_SECRET: '', LOG_LEVEL: 'info' });
   await child.waitFor(/serving the Stream users API/, 60_000);
-  await child.waitFor(/API key:/, 10_000);
+  const [line] = await child.waitFor(/^ +curl -s .*$/m, 10_000);
+  const curl = execFileSync('bash', ['-c', line.trim()], { encoding: 'utf8' });
   expect(await child.kill('SIGTERM')).toBe(0);
-  return child.output();
+  return { printed: child.output(), curl };
 }
 
 describe('server start on the embedded default', () => {
-  it('prints a generated secret on the start that creates it, and never again', async () => {
+  it('prints a generated secret on the start that creates it, and never again; a working curl line on every start', async () => {
     const first = await startAndStop();
-    const secret = /API secret: (\S+)/.exec(first)?.[1];
-    const key = /API key:\s+(\S+)/.exec(first)?.[1];
+    const secret = /API secret: (\S+)/.exec(first.printed)?.[1];
+    const key = /API key:\s+(\S+)/.exec(first.printed)?.[1];
     expect(secret).toMatch(/^[\w-]{40,}$/);
     expect(key).toMatch(/^[0-9a-f]{12}$/);
+    expect(JSON.parse(first.curl)).toMatchObject({ users: [] });
 
     const second = await startAndStop();
-    expect(second).toContain(`API key:    ${key}`);
-    expect(second).not.toContain('API secret');
-    expect(second).not.toContain(secret!);
+    expect(second.printed).toContain(`API key:    ${key}`);
+    expect(second.printed).not.toContain('API secret');
+    expect(second.printed).not.toContain(secret!);
+    expect(JSON.parse(second.curl)).toMatchObject({ users: [] });
+    // The token in the line expires: an hour.
+    const token = /Authorization: ([\w.-]+)/.exec(second.printed)![1]!;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+    expect(claims.server).toBe(true);
+    expect(claims.exp - claims.iat).toBe(3600);
   }, 120_000);
 });
 

@@ -217,3 +217,61 @@ describe('failures of the database while recording a failure', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  it('stops a worker that is in the middle of a claim without waiting a poll interval', async () => {
+    await clearQueue();
+    let claiming = false;
+    let claimsStarted = 0;
+    // Slows the claim statement down (it is the only UPDATE written as raw SQL), so that stop() lands inside it.
+    const slowClaims = database.db.withPlugin({
+      transformQuery: (args) => {
+        if (args.node.kind === 'RawNode' && args.node.sqlFragments.join('').includes("status = 'running'")) claimsStarted++;
+        return args.node;
+      },
+      transformResult: async (args) => {
+        if (claiming) await new Promise((resolve) => setTimeout(resolve, 300));
+        return args.result;
+      },
+    });
+    const worker = startWorker(async () => ({}), { db: slowClaims, pollMs: 60_000 });
+    await until(async () => claimsStarted, (n) => n >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the first (empty) poll is asleep now
+    claiming = true;
+    worker.notify(); // wake it into a second claim, slowed down
+    await until(async () => claimsStarted, (n) => n >= 2);
+    const started = Date.now();
+    await worker.stop();
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('closes the database without hanging on a released task whose handler never ends', async () => {
+    const own = await createTestDatabase();
+    try {
+      const id = await own.db.transaction().execute((trx) => enqueueTask(trx, 'DeactivateUsers', {}, { maxAttempts: 5 }));
+      let running = false;
+      const worker = new Worker({
+        db: own.db,
+        handlers: {
+          DeactivateUsers: async () => {
+            running = true;
+            await new Promise(() => {}); // never ends
+          },
+        },
+        leaseMs: 30_000,
+        concurrency: 1,
+        pollMs: 50,
+        shutdownGraceMs: 200,
+      });
+      await worker.start();
+      await until(async () => running, (value) => value);
+      await worker.stop();
+      const started = Date.now();
+      await own.close({ graceMs: 500 });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(id).toMatch(/-/);
+    } finally {
+      await own.drop().catch(() => {});
+    }
+  });
+});

@@ -106,6 +106,14 @@ describe(`query plans over ${ROWS} users`, () => {
     expect(indexesUsed(plan)).toContain('users_pkey');
   });
 
+  it('autocompletes an id prefix, without regard to case, through the lower(id) index', async () => {
+    const payload = { filter_conditions: { id: { $autocomplete: 'USER-4242' } } };
+    const plan = await expectIndexedPlan(payload);
+    expect(indexesUsed(plan)).toContain('users_id_lower_idx');
+    const response = await server.client.queryUsers({ payload: { ...payload, limit: 100 } });
+    expect(response.users.map((u) => u.id).sort()).toEqual(NAME_MATCHES_4242.map((name) => name.replace('user ', 'user-')));
+  });
+
   it('autocompletes a name prefix of two words through the word index', async () => {
     const payload = { filter_conditions: { name: { $autocomplete: 'user 4242' } } };
     const plan = await expectIndexedPlan(payload);

@@ -87,9 +87,9 @@ describe('compileFilter: shapes', () => {
     expect(whereSql({ id: { $exists: false } })).toBe('FALSE');
   });
 
-  it('compiles $autocomplete on id as an escaped LIKE prefix', () => {
-    const compiled = where({ id: { $autocomplete: 'us%er_1\\' } });
-    expect(compiled.sql).toBe('select 1 where "id" LIKE $1');
+  it('compiles $autocomplete on id as an escaped, case-insensitive LIKE prefix', () => {
+    const compiled = where({ id: { $autocomplete: 'Us%er_1\\' } });
+    expect(compiled.sql).toBe('select 1 where lower(id) LIKE $1');
     expect(compiled.parameters).toEqual(['us\\%er\\_1\\\\%']);
   });
 

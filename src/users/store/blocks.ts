@@ -2,18 +2,16 @@
 import { sql } from 'kysely';
 import type { Db, Micros } from '../../db/schema.js';
 
-/** Blocks `blockedUserId` for `userId`; blocking twice keeps the first block (and its date). Returns its date. */
+/**
+ * Blocks `blockedUserId` for `userId`; blocking twice keeps the first block (and its date). Returns its date. The
+ * no-op update makes the statement return the row in every case, also when a concurrent identical request inserted
+ * it first (DO NOTHING would return nothing, and a second SELECT would not see the other's row in its snapshot).
+ */
 export async function insertBlock(db: Db, userId: string, blockedUserId: string): Promise<Micros> {
   const result = await sql<{ created_at: Micros }>`
-    WITH inserted AS (
-      INSERT INTO user_blocks (user_id, blocked_user_id) VALUES (${userId}, ${blockedUserId})
-      ON CONFLICT (user_id, blocked_user_id) DO NOTHING
-      RETURNING created_at
-    )
-    SELECT created_at FROM inserted
-    UNION ALL
-    SELECT created_at FROM user_blocks WHERE user_id = ${userId} AND blocked_user_id = ${blockedUserId}
-    LIMIT 1`.execute(db);
+    INSERT INTO user_blocks (user_id, blocked_user_id) VALUES (${userId}, ${blockedUserId})
+    ON CONFLICT (user_id, blocked_user_id) DO UPDATE SET created_at = user_blocks.created_at
+    RETURNING created_at`.execute(db);
   return result.rows[0]!.created_at;
 }
 

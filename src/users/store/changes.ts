@@ -183,8 +183,8 @@ export function compileChanges(
     if (column === 'custom' && path.length === 0) {
       // `set: {custom: {...}}` sets each of its fields, as if they had been sent at the top level.
       if (!isPlainObject(value)) throw inputError('field "custom" must be an object');
+      // Any key: under `custom` a built-in name is custom data (the v1 view lets the built-in field win).
       for (const [field, fieldValue] of Object.entries(value)) {
-        if (RESERVED_FIELDS.has(field)) throw inputError(`custom field "${field}" is a reserved field name`);
         checkValueDepth(`custom.${field}`, 1, fieldValue, limits);
         expressions.set('custom', sql`stream_jsonb_set_path(${current('custom')}, ${textArray([field])}, ${jsonParam(fieldValue)})`);
       }

@@ -272,7 +272,8 @@ function textCondition(field: string, column: BuiltinColumn, nullable: boolean, 
     case '$exists':
       return existsColumn(col, nullable, requireBoolean(field, operator, value));
     case '$autocomplete': {
-      if (column === 'id') return sql<boolean>`${col} LIKE ${likePrefixPattern(value, limits)}`;
+      // Case-insensitive, as on name; the expression is users_id_lower_idx's, for the planner to use it.
+      if (column === 'id') return sql<boolean>`lower(id) LIKE ${likePrefixPattern(value, limits).toLowerCase()}`;
       // Must stay textually identical to users_name_words_idx for the planner to use it.
       return sql<boolean>`to_tsvector('simple', coalesce(name, '')) @@ to_tsquery('simple', ${prefixTsQuery(value, limits)})`;
     }

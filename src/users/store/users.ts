@@ -16,9 +16,10 @@ function userColumns(options: { skipLookupsOfInserted: boolean }): RawBuilder<un
     SELECT array_agg(b.blocked_user_id ORDER BY b.created_at, b.blocked_user_id)
     FROM user_blocks b WHERE b.user_id = users.id
   ), '{}')`;
-  const online = sql`EXISTS (
+  // An invisible user is never shown online.
+  const online = sql`(NOT users.invisible AND EXISTS (
     SELECT 1 FROM user_connections c WHERE c.user_id = users.id AND c.seen_at > now() - interval '90 seconds'
-  )`;
+  ))`;
   return sql`users.*, ${onlyIfUpdated(blocked, sql`'{}'::text[]`)} AS blocked_user_ids, ${onlyIfUpdated(online, sql`false`)} AS online`;
 }
 

@@ -1,0 +1,192 @@
+// The app under fuzz: built over a fresh test database (in-memory PGlite, or a throwaway PostgreSQL database when
+// DATABASE_URL is set), with the routes it serves described from its own OpenAPI document, a small seeded world, and
+// a dump of the state tables to tell whether a request changed anything.
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { buildApp } from '../../src/app.js';
+import { credentialsOf } from '../../src/auth/core.js';
+import { resolveCredentials } from '../../src/auth/credentials.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { describeRoutes, type DescribedRoute, type OpenapiDocument } from '../helpers/routes.js';
+import { API_KEY, API_SECRET, serverToken } from '../helpers/server.js';
+
+/** The seeded world: generators draw ids from it so that requests reach existing rows, not only 404s. */
+export interface World {
+  /** Active users; the first is the user caller's own, sharing the team "red" with the second. */
+  active: string[];
+  deactivated: string;
+  /** Soft-deleted (its DeleteUsers task is pending: no worker runs during fuzzing). */
+  deleted: string;
+  /** An id no user has. */
+  missing: string;
+  /** `blocker` blocks `blocked`. */
+  blocker: string;
+  blocked: string;
+  taskIds: string[];
+}
+
+export const WORLD_USERS = {
+  alice: 'fz-alice',
+  bob: 'fz-bob',
+  carol: 'fz-carol',
+  dave: 'fz-dave',
+  erin: 'fz-erin',
+} as const;
+
+/**
+ * Tables whose rows are the server's state: a refused request must leave every one of them exactly as it was.
+ * (exports holds whole files and is written only by the task worker, which does not run while fuzzing.)
+ */
+const STATE_TABLES: Array<{ table: string; order: string }> = [
+  { table: 'users', order: 'id' },
+  { table: 'user_blocks', order: 'user_id, blocked_user_id' },
+  { table: 'tasks', order: 'id' },
+  { table: 'app_settings', order: 'id' },
+  { table: 'user_activity', order: 'month, user_id' },
+];
+
+// One statement for the whole dump, built by the database itself (row_to_json keeps every column, timestamps to the
+// microsecond): one round trip per request.
+const DUMP_SQL = `SELECT ${STATE_TABLES.map(
+  ({ table, order }) => `(SELECT coalesce(json_agg(t ORDER BY ${order}), '[]'::json) FROM ${table} t)::text AS ${table}`,
+).join(', ')}`;
+
+export interface InjectResult {
+  status: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+export class FuzzEnvironment {
+  app!: FastifyInstance;
+  world!: World;
+  routes: DescribedRoute[] = [];
+  /** The dump after the last request (or the seeding): what a refused request must leave unchanged. */
+  lastDump = '';
+  /** Cases run so far (some checks run every so many cases). */
+  cases = 0;
+  /** Set once the database stopped answering: the report of the case that broke it. */
+  deadSince: string | undefined;
+
+  private constructor(public database: TestDatabase, private readonly rateLimitMultiplier: number) {}
+
+  static async create(options: { rateLimitMultiplier?: number } = {}): Promise<FuzzEnvironment> {
+    const database = await createTestDatabase();
+    const env = new FuzzEnvironment(database, options.rateLimitMultiplier ?? 100_000);
+    await resolveCredentials(database.db, { apiKey: API_KEY, apiSecret: API_SECRET }, false);
+    env.routes = await env.describe();
+    await env.reset();
+    return env;
+  }
+
+  /** The served routes of the app as fuzzed, each with the schemas of the OpenAPI document the app generates. */
+  private async describe(): Promise<DescribedRoute[]> {
+    // The document comes from a twin built with @fastify/swagger; the routes from an app built as production builds
+    // it, so that a route the document misses is still fuzzed (with generic inputs).
+    const specApp = await buildApp({ db: this.database.db, credentials: credentialsOf(API_KEY, API_SECRET), logger: false, openapi: true });
+    let document: OpenapiDocument;
+    try {
+      await specApp.ready();
+      document = specApp.swagger() as OpenapiDocument;
+    } finally {
+      await specApp.close();
+    }
+    this.app = await this.buildFuzzApp();
+    return describeRoutes(this.app, document);
+  }
+
+  private async buildFuzzApp(): Promise<FastifyInstance> {
+    const app = await buildApp({
+      db: this.database.db,
+      credentials: credentialsOf(API_KEY, API_SECRET),
+      logger: false,
+      // Far above what fuzzing sends in a minute: a 429 is a correct answer, but one that would hide everything else.
+      rateLimit: { multiplier: this.rateLimitMultiplier, overrides: {}, addressPerMinute: 1_000_000_000 },
+    });
+    await app.ready();
+    return app;
+  }
+
+  /**
+   * Freshly seeded tables, so that each property starts from the same world whatever the previous one did. The app
+   * is built once (building compiles every schema: a quarter of a second); its in-process state is harmless across
+   * properties: the settings cache is refreshed by the PATCH below, and the activity recorder only skips writes.
+   */
+  async reset(): Promise<void> {
+    if (!this.app) this.app = await this.buildFuzzApp();
+    await sql`TRUNCATE users, user_blocks, tasks, exports, user_activity, user_connections`.execute(this.database.db);
+    await this.seedRequest('PATCH', '/api/v2/app', {
+      revoke_tokens_issued_before: null,
+      guest_user_creation_disabled: false,
+      enforce_unique_usernames: 'no',
+      multi_tenant_enabled: false,
+    });
+    this.world = await this.seed();
+    this.lastDump = await this.dump();
+  }
+
+  /** After the database died (the embedded one can be broken by a request): a new database, app and world. */
+  async revive(): Promise<void> {
+    await this.app?.close().catch(() => {});
+    await this.database.drop().catch(() => {});
+    this.database = await createTestDatabase();
+    await resolveCredentials(this.database.db, { apiKey: API_KEY, apiSecret: API_SECRET }, false);
+    this.app = await this.buildFuzzApp();
+    this.deadSince = undefined;
+    await this.reset();
+  }
+
+  private async seedRequest(method: 'POST' | 'PATCH', url: string, body: object): Promise<any> {
+    const response = await this.app.inject({
+      method,
+      url: `${url}?api_key=${API_KEY}`,
+      headers: { 'stream-auth-type': 'jwt', authorization: serverToken(), 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+    if (response.statusCode >= 300) throw new Error(`seeding ${method} ${url} answered ${response.statusCode}: ${response.body}`);
+    return response.json();
+  }
+
+  /** Seeds through the API itself, so that the rows are exactly what the server would have written. */
+  private async seed(): Promise<World> {
+    const { alice, bob, carol, dave, erin } = WORLD_USERS;
+    await this.seedRequest('POST', '/api/v2/users', {
+      users: {
+        [alice]: { id: alice, name: 'Alice', teams: ['red', 'blue'], custom: { color: 'red', nested: { level: 1 } } },
+        [bob]: { id: bob, name: 'Bob', teams: ['red'], role: 'admin' },
+        [carol]: { id: carol, name: 'Carol', language: 'fr' },
+        [dave]: { id: dave, name: 'Dave', teams: ['blue'] },
+        [erin]: { id: erin, name: 'Erin' },
+      },
+    });
+    await this.seedRequest('POST', `/api/v2/users/${dave}/deactivate`, {});
+    const deletion = await this.seedRequest('POST', '/api/v2/users/delete', { user_ids: [erin], user: 'soft' });
+    await this.seedRequest('POST', '/api/v2/users/block', { user_id: alice, blocked_user_id: bob });
+    const exported = await this.seedRequest('POST', '/api/v2/export/users', { user_ids: [alice] });
+    return {
+      active: [alice, bob, carol],
+      deactivated: dave,
+      deleted: erin,
+      missing: 'fz-nobody',
+      blocker: alice,
+      blocked: bob,
+      taskIds: [deletion.task_id, exported.task_id],
+    };
+  }
+
+  /** The state tables as one deterministic JSON text. Throws if the database no longer answers. */
+  async dump(): Promise<string> {
+    const result = await sql.raw<Record<string, string>>(DUMP_SQL).execute(this.database.db);
+    const row = result.rows[0];
+    // A broken embedded database can answer with no rows at all rather than an error.
+    if (!row || STATE_TABLES.some(({ table }) => typeof row[table] !== 'string')) {
+      throw new Error(`the database answered the dump with ${JSON.stringify(result.rows).slice(0, 200)}`);
+    }
+    return JSON.stringify(row);
+  }
+
+  async close(): Promise<void> {
+    await this.app?.close().catch(() => {});
+    await this.database.drop().catch(() => {});
+  }
+}
