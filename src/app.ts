@@ -26,6 +26,7 @@ import { ErrorCode, StreamError } from './http/errors.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import type { InputLimits } from './limits.js';
 import { rateLimitsSchemas } from './rate-limits/schemas.js';
+import { webhooksSchemas } from './webhooks/schemas.js';
 import { tasksSchemas } from './tasks/schemas.js';
 import { usersSchemas } from './users/schemas.js';
 
@@ -106,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuth(app, { ctx, activity });
 
   app.addSchema(ErrorEnvelope);
-  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...rateLimitsSchemas, ...v1Schemas]) {
+  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...rateLimitsSchemas, ...webhooksSchemas, ...v1Schemas]) {
     app.addSchema(schema);
   }
 

@@ -59,6 +59,21 @@ export interface Config {
   taskStatementTimeoutMs: number;
   /** Honour X-Forwarded-For for the client address (behind a proxy you trust). */
   trustProxy: boolean;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** The first retry comes at most this long after a failed attempt; each later one waits up to twice as long. */
+  retryFirstMs: number;
+  /** The longest wait between two attempts. */
+  retryMaxMs: number;
+  /** How long a delivery is retried from its event before it is failed. */
+  maxAgeMs: number;
+  /** How long delivered and failed deliveries are kept. */
+  retentionMs: number;
+  /** Sends in flight at once per process, and per hook. */
+  concurrency: number;
+  perHook: number;
 }
 
 export const DEFAULT_CONNECT_LIMITS: ConnectLimits = {
@@ -141,5 +156,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     statementTimeoutMs: int(env.STATEMENT_TIMEOUT_MS, 5_000, 'STATEMENT_TIMEOUT_MS'),
     taskStatementTimeoutMs: int(env.TASK_STATEMENT_TIMEOUT_MS, 60_000, 'TASK_STATEMENT_TIMEOUT_MS'),
     trustProxy: /^(1|true|yes|on)$/i.test(env.TRUST_PROXY ?? ''),
+    webhooks: {
+      retryFirstMs: int(env.WEBHOOK_RETRY_FIRST_MS, 5_000, 'WEBHOOK_RETRY_FIRST_MS'),
+      retryMaxMs: int(env.WEBHOOK_RETRY_MAX_MS, 60 * 60_000, 'WEBHOOK_RETRY_MAX_MS'),
+      maxAgeMs: int(env.WEBHOOK_MAX_AGE_MS, 24 * 60 * 60_000, 'WEBHOOK_MAX_AGE_MS'),
+      retentionMs: int(env.WEBHOOK_RETENTION_MS, 7 * 24 * 60 * 60_000, 'WEBHOOK_RETENTION_MS'),
+      concurrency: int(env.WEBHOOK_CONCURRENCY, 32, 'WEBHOOK_CONCURRENCY'),
+      perHook: int(env.WEBHOOK_PER_HOOK, 4, 'WEBHOOK_PER_HOOK'),
+    },
   };
 }

@@ -7,6 +7,7 @@ import { TombstoneHasher } from './lifecycle/tombstones.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import type { RateLimitConfig } from './config.js';
 import { RateLimits } from './rate-limits/service.js';
+import { WebhookEvents } from './webhooks/service.js';
 
 export interface TaskSettings {
   /** Attempts a task gets before it is failed for good. */
@@ -24,6 +25,8 @@ export interface ServiceContext {
   tombstones: TombstoneHasher;
   /** The rate-limit buckets calls are counted against (and GetRateLimits reports). */
   rateLimits: RateLimits;
+  /** Records webhook events in the transactions of the changes that cause them. */
+  events: WebhookEvents;
 }
 
 export function createServiceContext(deps: {
@@ -35,13 +38,15 @@ export function createServiceContext(deps: {
   /** The clock rate-limit windows are counted by. */
   now?: () => number;
 }): ServiceContext {
+  const settings = new AppSettingsCache(deps.db);
   return {
     db: deps.db,
-    settings: new AppSettingsCache(deps.db),
+    settings,
     credentials: () => deps.credentials,
     tasks: { maxAttempts: deps.taskMaxAttempts ?? 5 },
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
     tombstones: new TombstoneHasher(),
     rateLimits: new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, undefined, deps.now),
+    events: new WebhookEvents(settings),
   };
 }

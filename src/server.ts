@@ -15,6 +15,8 @@ import { taskHandlers } from './tasks/handlers.js';
 import { Worker } from './tasks/worker.js';
 import { purgeExpiredExports } from './exports/service.js';
 import { logSerializers } from './http/logging.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { purgeOldDeliveries } from './webhooks/service.js';
 
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
 const BANNER_TOKEN_SECONDS = 3600;
@@ -95,10 +97,21 @@ async function main() {
     logger: logger.child({ component: 'worker' }),
   });
   await worker.start();
+  const dispatcher = new WebhookDispatcher({
+    db: database.db,
+    credentials: () => credentials,
+    listen: database.listen,
+    retry: { firstMs: config.webhooks.retryFirstMs, maxMs: config.webhooks.retryMaxMs, maxAgeMs: config.webhooks.maxAgeMs },
+    concurrency: config.webhooks.concurrency,
+    perHook: config.webhooks.perHook,
+    logger: logger.child({ component: 'webhooks' }),
+  });
+  await dispatcher.start();
   // Housekeeping: expired export files, and presence rows left by processes that died.
   const purge = setInterval(() => {
     purgeExpiredExports(database.db).catch((error) => logger.warn({ err: error }, 'purging expired exports failed'));
     purgeStaleConnections(app.services).catch((error) => logger.warn({ err: error }, 'purging stale connections failed'));
+    purgeOldDeliveries(database.db, config.webhooks.retentionMs).catch((error) => logger.warn({ err: error }, 'purging old webhook deliveries failed'));
   }, HOUSEKEEPING_INTERVAL_MS);
   purge.unref();
   logger.info(
@@ -118,7 +131,7 @@ async function main() {
     clearInterval(purge);
     try {
       // Stop taking requests and tasks; let in-flight ones finish (the worker releases what it cannot finish).
-      await Promise.all([app.close(), wsListener?.close(), worker.stop()]);
+      await Promise.all([app.close(), wsListener?.close(), worker.stop(), dispatcher.stop()]);
       await database.close();
     } catch (error) {
       logger.error({ err: error }, 'shutting down failed');

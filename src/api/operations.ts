@@ -28,9 +28,12 @@ import {
   restoreUsers,
   type DeleteOptions,
 } from '../lifecycle/service.js';
+import { parsePgTimestamp } from '../db/timestamps.js';
 import { GetRateLimitsQuery, GetRateLimitsResponse } from '../rate-limits/schemas.js';
 import { PLATFORMS } from '../rate-limits/service.js';
 import { GetTaskResponse } from '../tasks/schemas.js';
+import { WebhookDeliveriesResponse } from '../webhooks/schemas.js';
+import { webhookDeliveryCounts } from '../webhooks/service.js';
 import { getTaskText } from '../tasks/service.js';
 import { parseQueryPayload } from '../users/query-payload.js';
 import type { UserRow } from '../users/representation.js';
@@ -393,6 +396,13 @@ export const operations: Operation[] = [
           guest_user_creation_disabled: settings.guest_user_creation_disabled,
           enforce_unique_usernames: settings.enforce_unique_usernames,
           multi_tenant_enabled: settings.multi_tenant_enabled,
+          webhook_url: settings.webhook_url ?? '',
+          webhook_events: settings.webhook_events,
+          event_hooks: settings.event_hooks.map((hook) => ({
+            ...hook,
+            created_at: rep.time(parsePgTimestamp(hook.created_at)),
+            updated_at: rep.time(parsePgTimestamp(hook.updated_at)),
+          })),
         },
       };
     },
@@ -450,6 +460,23 @@ export const operations: Operation[] = [
     response: ActiveUsersResponse,
     async handle({ ctx, query }) {
       return monthlyActiveUsers(ctx.db, query.month);
+    },
+  }),
+
+  operation({
+    name: 'GetWebhookDeliveries',
+    method: 'GET',
+    tag: 'operator',
+    v2: {
+      path: '/operator/webhooks',
+      summary: 'Count webhook deliveries by state',
+      description:
+        "This server's extension, outside Stream's API: deliveries pending (waiting for an attempt or being sent), delivered and failed (after their retries), within the retention window, and the age of the oldest pending one. Requires server-side auth.",
+    },
+    status: 200,
+    response: WebhookDeliveriesResponse,
+    async handle({ ctx }) {
+      return webhookDeliveryCounts(ctx.db);
     },
   }),
 ];

@@ -1,8 +1,9 @@
 // The app's settings this server honours: token revocation for the whole app, guest creation, unique usernames,
 // multi-tenancy. Hot paths read them through AppSettingsCache (kept for up to a second).
 import type { Db, Micros } from '../db/schema.js';
-import { requestTimeToSql } from '../db/timestamps.js';
+import { microsToRfc3339, nowMicros, requestTimeToSql } from '../db/timestamps.js';
 import { inputError } from '../http/errors.js';
+import { checkEventHooks, checkWebhookEvents, checkWebhookUrl, type StoredHook } from '../webhooks/config.js';
 import { readSettingsRow, writeSettings, type SettingsChange } from './store.js';
 
 export type UniqueUsernames = 'no' | 'app' | 'team';
@@ -12,6 +13,9 @@ export interface AppSettings {
   guest_user_creation_disabled: boolean;
   enforce_unique_usernames: UniqueUsernames;
   multi_tenant_enabled: boolean;
+  webhook_url: string | null;
+  webhook_events: string[];
+  event_hooks: StoredHook[];
 }
 
 async function readSettings(db: Db): Promise<AppSettings> {
@@ -21,18 +25,38 @@ async function readSettings(db: Db): Promise<AppSettings> {
     guest_user_creation_disabled: row?.guest_user_creation_disabled ?? false,
     enforce_unique_usernames: (row?.enforce_unique_usernames ?? 'no') as UniqueUsernames,
     multi_tenant_enabled: row?.multi_tenant_enabled ?? false,
+    webhook_url: row?.webhook_url ?? null,
+    webhook_events: row?.webhook_events ?? [],
+    event_hooks: (row?.event_hooks ?? []) as StoredHook[],
   };
 }
 
-const SETTABLE = new Set(['revoke_tokens_issued_before', 'guest_user_creation_disabled', 'enforce_unique_usernames', 'multi_tenant_enabled']);
+const SETTABLE = new Set([
+  'revoke_tokens_issued_before',
+  'guest_user_creation_disabled',
+  'enforce_unique_usernames',
+  'multi_tenant_enabled',
+  'webhook_url',
+  'webhook_events',
+  'event_hooks',
+]);
 
 /** Validates a PATCH /app body. Settings this server does not implement are refused rather than silently dropped. */
-function settingsChange(patch: Record<string, unknown>): SettingsChange {
+function settingsChange(patch: Record<string, unknown>, stored: AppSettings): SettingsChange {
   const change: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
     if (!SETTABLE.has(key)) throw inputError(`app setting "${key}" is not supported by this server`);
     switch (key) {
+      case 'webhook_url':
+        change[key] = checkWebhookUrl(value);
+        break;
+      case 'webhook_events':
+        change[key] = checkWebhookEvents(value);
+        break;
+      case 'event_hooks':
+        change[key] = checkEventHooks(value, stored.event_hooks, microsToRfc3339(nowMicros()));
+        break;
       case 'revoke_tokens_issued_before': {
         if (value === null) {
           change[key] = null;
@@ -69,12 +93,8 @@ export class AppSettingsCache {
   ) {}
 
   /** Never call inside a transaction of the same database: on PGlite that waits forever (one connection). */
-  async get(): Promise<AppSettings> {
-    const cached = this.cached;
-    if (cached && this.now() - cached.at < this.ttlMs) return cached.settings;
-    const settings = await readSettings(this.db);
-    this.cached = { settings, at: this.now() };
-    return settings;
+  get(): Promise<AppSettings> {
+    return this.current(this.db);
   }
 
   /** The settings as stored now, read through `db` (a transaction's handle inside one). */
@@ -82,8 +102,17 @@ export class AppSettingsCache {
     return readSettings(db);
   }
 
+  /** The cached settings while fresh, else read through `db` (so it may be called inside a transaction) and kept. */
+  async current(db: Db): Promise<AppSettings> {
+    const cached = this.cached;
+    if (cached && this.now() - cached.at < this.ttlMs) return cached.settings;
+    const settings = await readSettings(db);
+    this.cached = { settings, at: this.now() };
+    return settings;
+  }
+
   async update(patch: Record<string, unknown>): Promise<void> {
-    const change = settingsChange(patch);
+    const change = settingsChange(patch, await readSettings(this.db));
     if (Object.keys(change).length === 0) return;
     this.cached = undefined;
     await writeSettings(this.db, change);

@@ -9,12 +9,23 @@ export interface StoredSettings {
   guest_user_creation_disabled: boolean;
   enforce_unique_usernames: string;
   multi_tenant_enabled: boolean;
+  webhook_url: string | null;
+  webhook_events: string[];
+  event_hooks: Array<Record<string, unknown>>;
 }
 
 export async function readSettingsRow(db: Db): Promise<StoredSettings | undefined> {
   return db
     .selectFrom('app_settings')
-    .select(['revoke_tokens_issued_before', 'guest_user_creation_disabled', 'enforce_unique_usernames', 'multi_tenant_enabled'])
+    .select([
+      'revoke_tokens_issued_before',
+      'guest_user_creation_disabled',
+      'enforce_unique_usernames',
+      'multi_tenant_enabled',
+      'webhook_url',
+      'webhook_events',
+      'event_hooks',
+    ])
     .where('id', '=', 1)
     .executeTakeFirst();
 }
@@ -25,12 +36,18 @@ export interface SettingsChange {
   guest_user_creation_disabled?: boolean;
   enforce_unique_usernames?: string;
   multi_tenant_enabled?: boolean;
+  webhook_url?: string | null;
+  webhook_events?: string[];
+  event_hooks?: Array<Record<string, unknown>>;
 }
 
 export async function writeSettings(db: Db, change: SettingsChange): Promise<void> {
   const values: Record<string, unknown> = { ...change };
   if (typeof change.revoke_tokens_issued_before === 'string') {
     values.revoke_tokens_issued_before = sql`${change.revoke_tokens_issued_before}::timestamptz`;
+  }
+  for (const key of ['webhook_events', 'event_hooks'] as const) {
+    if (change[key] !== undefined) values[key] = sql`${JSON.stringify(change[key])}::jsonb`;
   }
   // An upsert: the row is made by the migrations, but a database restored without it must not answer 200 to a
   // change it silently dropped.

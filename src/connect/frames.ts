@@ -54,6 +54,7 @@ export function anonymousUser(): UserV1 {
     deleted_at: null,
     deletion: null,
     deactivation: null,
+    deletion_applied: null,
     revoke_tokens_issued_before: null,
     blocked_user_ids: [],
   });

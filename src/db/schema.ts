@@ -34,6 +34,8 @@ export interface UsersTable {
   deletion: NullableJson<JsonObject>;
   deactivation: NullableJson<JsonObject>;
   revoke_tokens_issued_before: NullableTimestamp;
+  /** The strongest deletion mode a DeleteUsers task has applied (and announced). */
+  deletion_applied: string | null;
 }
 
 export interface UserBlocksTable {
@@ -51,6 +53,9 @@ export interface AppSettingsTable {
   enforce_unique_usernames: Generated<string>;
   multi_tenant_enabled: Generated<boolean>;
   tombstone_key: string | null;
+  webhook_url: string | null;
+  webhook_events: ColumnType<string[], string | undefined, string>;
+  event_hooks: ColumnType<Array<Record<string, unknown>>, string | undefined, string>;
 }
 
 export interface UserTombstonesTable {
@@ -103,6 +108,24 @@ export interface UserConnectionsTable {
   seen_at: Timestamp;
 }
 
+export interface WebhookDeliveriesTable {
+  id: string;
+  seq: Generated<number>;
+  hook_id: string;
+  user_id: string | null;
+  url: string;
+  timeout_ms: number;
+  body: string;
+  status: Generated<'pending' | 'sending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  lease_owner: string | null;
+  lease_expires_at: NullableTimestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  delivered_at: NullableTimestamp;
+}
+
 export interface Database {
   tasks: TasksTable;
   exports: ExportsTable;
@@ -111,6 +134,7 @@ export interface Database {
   users: UsersTable;
   user_blocks: UserBlocksTable;
   user_tombstones: UserTombstonesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   app_settings: AppSettingsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -7,6 +7,7 @@ import type { JsonObject, Tx } from '../db/schema.js';
 import { inputError, notFound } from '../http/errors.js';
 import { enqueueTask } from '../tasks/store.js';
 import { userV2, type UserRow, type UserV2 } from '../users/representation.js';
+import { userActivation, userDeleted, userUpdated, type AppliedDeletion } from '../webhooks/events.js';
 import { checkUniqueUsernames } from '../users/service.js';
 import { lockUsernames } from '../users/store/usernames.js';
 import { findUsersByIds, inIdOrder, lockUsers } from '../users/store/users.js';
@@ -19,6 +20,7 @@ import {
   pruneDeletedUsers,
   removeDeletedUsers,
   setDeactivated,
+  setDeletionApplied,
   setDeleted,
 } from './store.js';
 
@@ -68,12 +70,26 @@ export async function lockExistingUsers(trx: Tx, ids: readonly string[], what = 
 }
 
 /** Deactivates users (an already deactivated one keeps its first date) and returns them all, in the order given. */
-async function applyDeactivation(trx: Tx, ids: readonly string[], options: DeactivateOptions): Promise<UserRow[]> {
+async function applyDeactivation(ctx: ServiceContext, trx: Tx, ids: readonly string[], options: DeactivateOptions): Promise<UserRow[]> {
   if (ids.length === 0) return [];
   const changed = await setDeactivated(trx, ids, options as JsonObject);
+  await recordActivation(ctx, trx, 'user.deactivated', changed, options.created_by_id);
   const changedIds = new Set(changed.map((row) => row.id));
   const others = await findUsersByIds(trx, ids.filter((id) => !changedIds.has(id)));
   return inIdOrder([...changed, ...others.filter((row) => row.deleted_at === null)], ids);
+}
+
+/** user.deactivated or user.reactivated for each user the call changed, naming who did it when the call says. */
+async function recordActivation(
+  ctx: ServiceContext,
+  trx: Tx,
+  type: 'user.deactivated' | 'user.reactivated',
+  changed: UserRow[],
+  createdById: string | undefined,
+): Promise<void> {
+  if (changed.length === 0 || !(await ctx.events.wanted(trx, type))) return;
+  const [createdBy] = createdById === undefined ? [] : await findUsersByIds(trx, [createdById]);
+  await ctx.events.record(trx, changed.map((row) => userActivation(type, row, createdBy)));
 }
 
 /**
@@ -93,6 +109,7 @@ async function applyReactivation(ctx: ServiceContext, trx: Tx, ids: readonly str
   const others = await findUsersByIds(trx, ids.filter((id) => !changedIds.has(id)));
   const rows = inIdOrder([...changed, ...others.filter((row) => row.deleted_at === null)], ids);
   await checkUniqueUsernames(trx, mode, rows);
+  await recordActivation(ctx, trx, 'user.reactivated', changed, options.created_by_id);
   return rows;
 }
 
@@ -108,7 +125,7 @@ async function lockTargetsAndActor(trx: Tx, ids: readonly string[], createdById:
 export async function deactivateUser(ctx: ServiceContext, id: string, options: DeactivateOptions): Promise<UserRow> {
   return ctx.db.transaction().execute(async (trx) => {
     await lockTargetsAndActor(trx, [id], options.created_by_id);
-    const [row] = await applyDeactivation(trx, [id], options);
+    const [row] = await applyDeactivation(ctx, trx, [id], options);
     return row!;
   });
 }
@@ -202,7 +219,9 @@ export async function restoreUsers(ctx: ServiceContext, ids: string[]): Promise<
     }
     if (mode !== 'no') await lockUsernames(trx, (await findUsersByIds(trx, unique)).map((row) => row.name));
     await clearDeleted(trx, unique);
-    await checkUniqueUsernames(trx, mode, await findUsersByIds(trx, unique));
+    const restored = await findUsersByIds(trx, unique);
+    await checkUniqueUsernames(trx, mode, restored);
+    await ctx.events.record(trx, restored.map(userUpdated));
   });
 }
 
@@ -214,8 +233,8 @@ interface TaskUsers<Options> {
 }
 
 /** DeactivateUsers: a user already deactivated keeps its first date, so a second run changes nothing. */
-export async function runDeactivateUsersTask(_ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeactivateOptions>): Promise<{ users: UserV2[] }> {
-  const rows = await applyDeactivation(trx, payload.user_ids, payload.options);
+export async function runDeactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeactivateOptions>): Promise<{ users: UserV2[] }> {
+  const rows = await applyDeactivation(ctx, trx, payload.user_ids, payload.options);
   return { users: rows.map(userV2) };
 }
 
@@ -225,21 +244,46 @@ export async function runReactivateUsersTask(ctx: ServiceContext, trx: Tx, paylo
   return { users: rows.map(userV2) };
 }
 
+/** How strong a deletion mode is: soft < pruning < hard. */
+const DELETION_RANK: Record<string, number> = { soft: 1, pruning: 2, hard: 3 };
+
 /**
  * DeleteUsers: the request already marked the users deleted; this finishes the job as each user's recorded deletion
  * says (the strongest asked for, whichever task runs first): soft keeps the data, pruning nullifies name, image and
  * custom data, hard removes the user and leaves a tombstone (so the id can be created afresh, but not by a token of
- * the deleted user). Only users still deleted are touched, so a second run, or a run after a restore, is a no-op.
+ * the deleted user). A user gets each stronger deletion once, announced with user.deleted (for a hard deletion, with
+ * its last state before it): a second run, a run after a restore, or a weaker request's run, changes nothing.
  */
 export async function runDeleteUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeleteOptions>): Promise<Record<string, { status: string }>> {
   const { user_ids } = payload;
-  const deleted = (await lockUsers(trx, user_ids)).filter((row) => row.deleted_at !== null);
-  const withMode = (mode: DeleteMode) => deleted.filter((row) => ((row.deletion as { user?: string } | null)?.user ?? 'soft') === mode).map((row) => row.id);
+  const due = (await lockUsers(trx, user_ids)).flatMap((row) => {
+    if (row.deleted_at === null) return [];
+    const deletion = { ...(row.deletion as Partial<AppliedDeletion> | null), user: ((row.deletion as { user?: string } | null)?.user ?? 'soft') as DeleteMode };
+    return DELETION_RANK[deletion.user]! > (DELETION_RANK[row.deletion_applied ?? ''] ?? 0) ? [{ id: row.id, deletion }] : [];
+  });
+  if (due.length === 0) return Object.fromEntries(user_ids.map((id) => [id, { status: 'ok' }]));
+  const withMode = (mode: DeleteMode) => due.filter((user) => user.deletion.user === mode).map((user) => user.id);
+  const announce = await ctx.events.wanted(trx, 'user.deleted');
+  // The state before: for a hard deletion, the last there is.
+  const before = announce ? new Map((await findUsersByIds(trx, due.map((user) => user.id))).map((row) => [row.id, row])) : undefined;
+
   await pruneDeletedUsers(trx, withMode('pruning'));
   const hard = withMode('hard');
   if (hard.length > 0) {
     await insertTombstones(trx, await ctx.tombstones.hashes(trx, hard));
     await removeDeletedUsers(trx, hard);
+  }
+  for (const mode of ['soft', 'pruning'] as const) await setDeletionApplied(trx, withMode(mode), mode);
+
+  if (before) {
+    const after = new Map((await findUsersByIds(trx, due.map((user) => user.id))).map((row) => [row.id, row]));
+    await ctx.events.record(
+      trx,
+      due.flatMap(({ id, deletion }) => {
+        const row = after.get(id) ?? before.get(id);
+        return row ? [userDeleted(row, deletion)] : [];
+      }),
+    );
   }
   return Object.fromEntries(user_ids.map((id) => [id, { status: 'ok' }]));
 }

@@ -58,7 +58,15 @@ export async function findTombstones(db: Db, hashes: readonly string[]): Promise
 }
 
 export async function clearDeleted(trx: Tx, ids: readonly string[]): Promise<void> {
-  await sql`UPDATE users SET deleted_at = NULL, deletion = NULL, updated_at = now() WHERE id IN (${idList(ids)})`.execute(trx);
+  await sql`
+    UPDATE users SET deleted_at = NULL, deletion = NULL, deletion_applied = NULL, updated_at = now()
+    WHERE id IN (${idList(ids)})`.execute(trx);
+}
+
+/** Records which deletion a task has applied (and announced) to users still deleted. */
+export async function setDeletionApplied(trx: Tx, ids: readonly string[], mode: string): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`UPDATE users SET deletion_applied = ${mode} WHERE id IN (${idList(ids)}) AND deleted_at IS NOT NULL`.execute(trx);
 }
 
 /** Pruning: the user stays (deleted) without its data; its blocks go. Only users still deleted are touched. */

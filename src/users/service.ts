@@ -12,6 +12,7 @@ import type { Db, Micros, Tx } from '../db/schema.js';
 import { ErrorCode, StreamError, inputError, notAllowed, notFound } from '../http/errors.js';
 import { sameJson } from '../lib/json.js';
 import { checkDepth, type InputLimits } from '../limits.js';
+import { userUpdated } from '../webhooks/events.js';
 import { changesFor, splitDetails } from './connect-details.js';
 import type { UserRow } from './representation.js';
 import type { QueryUsersPayload, UpdateUserPartialRequest, UserRequest } from './schemas.js';
@@ -24,6 +25,7 @@ import {
   inIdOrder,
   insertUserIfAbsent,
   lockUserId,
+  lockUsers,
   updateUserRow,
   upsertUserRows,
 } from './store/users.js';
@@ -102,17 +104,30 @@ async function writeUpserts(db: Db, users: UserRequest[], limits: InputLimits): 
 export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: UserRequest[]): Promise<UserRow[]> {
   requireSelf(caller, users.map((user) => user.id), 'update');
   const settings = await ctx.settings.get();
-  // The upsert statement is atomic on its own: a server-side upsert without name checks needs no transaction
-  // (and saves the round trips of one on the busiest write path).
-  if (caller.kind === 'server' && settings.enforce_unique_usernames === 'no') return writeUpserts(ctx.db, users, ctx.limits);
+  // The upsert statement is atomic on its own: a server-side upsert without name checks or webhook events needs no
+  // transaction (and saves the round trips of one on the busiest write path).
+  if (caller.kind === 'server' && settings.enforce_unique_usernames === 'no' && !(await ctx.events.wanted(ctx.db, 'user.updated'))) {
+    return writeUpserts(ctx.db, users, ctx.limits);
+  }
   return ctx.db.transaction().execute(async (trx) => {
-    const before = new Map((await findUsersByIds(trx, users.map((user) => user.id))).map((row) => [row.id, row]));
+    // Locked before they are read: what they were is what this write changes (for the checks and the events).
+    const ids = users.map((user) => user.id);
+    await lockUsers(trx, ids);
+    const before = new Map((await findUsersByIds(trx, ids)).map((row) => [row.id, row]));
     const written = caller.kind === 'user' ? users.map((user) => withServerOwnedFields(user, before.get(user.id))) : users;
     if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, written.map((user) => user.name));
     const rows = await writeUpserts(trx, written, ctx.limits);
     await checkUniqueUsernames(trx, settings.enforce_unique_usernames, rows.filter((row) => nameOrTeamsChanged(before.get(row.id), row)));
+    await ctx.events.record(trx, rows.filter((row) => stateChanged(before.get(row.id), row)).map(userUpdated));
     return rows;
   });
+}
+
+/** The fields of a user a write can change (not updated_at): a write that changes none of them sends no event. */
+const WRITTEN_FIELDS = ['name', 'image', 'role', 'language', 'teams', 'teams_role', 'invisible', 'privacy_settings', 'custom'] as const;
+
+function stateChanged(before: UserRow | undefined, after: UserRow): boolean {
+  return !before || before.deleted_at !== after.deleted_at || WRITTEN_FIELDS.some((field) => !sameJson(before[field], after[field]));
 }
 
 /**
@@ -184,9 +199,20 @@ export async function updateUsersPartial(ctx: ServiceContext, caller: Caller, ch
       const stored = new Map((await findUsersByIds(trx, [...checked])).map((row) => [row.id, row.name]));
       await lockUsernames(trx, changes.filter(touchesName).map((change) => (change.set?.name as string | undefined) ?? stored.get(change.id)));
     }
+    // With webhooks taking user.updated, each user's state before the request tells which changes changed something.
+    const wanted = await ctx.events.wanted(trx, 'user.updated');
+    const ids = compiled.map((change) => change.id);
+    const current = wanted ? (await lockUsers(trx, ids), new Map((await findUsersByIds(trx, ids)).map((row) => [row.id, row]))) : undefined;
     const rows: UserRow[] = [];
-    for (const change of compiled) rows.push(await applyChange(trx, change));
+    const changed: UserRow[] = [];
+    for (const change of compiled) {
+      const row = await applyChange(trx, change);
+      rows.push(row);
+      if (current && stateChanged(current.get(row.id), row)) changed.push(row);
+      current?.set(row.id, row);
+    }
     await checkUniqueUsernames(trx, mode, rows.filter((row) => checked.has(row.id)));
+    await ctx.events.record(trx, changed.map(userUpdated));
     return rows;
   });
 }
@@ -238,6 +264,7 @@ export async function createGuest(ctx: ServiceContext, _caller: Caller, user: Us
       });
     }
     await checkUniqueUsernames(trx, settings.enforce_unique_usernames, [created]);
+    await ctx.events.record(trx, [userUpdated(created)]);
     return created;
   });
   // With iat, so that a revocation cut-off set before the guest existed does not refuse its token.
@@ -364,6 +391,7 @@ export async function syncConnectingUser(ctx: ServiceContext, userId: string, ra
       [written] = (await writeUpserts(trx, [{ ...details.fields, id: userId, custom: details.custom } as UserRequest], ctx.limits)) as [UserRow];
     }
     await checkUniqueUsernames(trx, uniqueNames, [written]);
+    if (stateChanged(row, written)) await ctx.events.record(trx, [userUpdated(written)]);
     return written;
   });
 }

@@ -32,7 +32,15 @@ async function nextSecond(ms: number) {
 describe('getApp / updateApp', () => {
   it('reads the settings this server honours', async () => {
     const response = await server.client.getApp();
-    expect(response.app).toEqual({ name: API_KEY, guest_user_creation_disabled: false, enforce_unique_usernames: 'no', multi_tenant_enabled: false });
+    expect(response.app).toEqual({
+      name: API_KEY,
+      guest_user_creation_disabled: false,
+      enforce_unique_usernames: 'no',
+      multi_tenant_enabled: false,
+      webhook_url: '',
+      webhook_events: [],
+      event_hooks: [],
+    });
     expect(response.metadata.responseCode).toBe(200);
     expect(typeof response.duration).toBe('string');
   });
@@ -55,9 +63,9 @@ describe('getApp / updateApp', () => {
       code: 4,
       message: 'Stream error code 4: UpdateApp failed with error: "enforce_unique_usernames must be one of [no app team]"',
     });
-    await expect(server.client.updateApp({ webhook_url: 'https://example.com/hook' })).rejects.toMatchObject({
+    await expect(server.client.updateApp({ sqs_url: 'https://sqs.example.com/queue' } as never)).rejects.toMatchObject({
       code: 4,
-      message: 'Stream error code 4: UpdateApp failed with error: "app setting "webhook_url" is not supported by this server"',
+      message: 'Stream error code 4: UpdateApp failed with error: "app setting "sqs_url" is not supported by this server"',
     });
     expect((await server.client.getApp()).app).toMatchObject({ enforce_unique_usernames: 'no', multi_tenant_enabled: false });
   });

@@ -43,6 +43,8 @@ const STATE_TABLES: Array<{ table: string; order: string }> = [
   { table: 'tasks', order: 'id' },
   { table: 'app_settings', order: 'id' },
   { table: 'user_activity', order: 'month, user_id' },
+  { table: 'user_tombstones', order: 'id_hash' },
+  { table: 'webhook_deliveries', order: 'seq' },
 ];
 
 // One statement for the whole dump, built by the database itself (row_to_json keeps every column, timestamps to the
@@ -114,12 +116,17 @@ export class FuzzEnvironment {
    */
   async reset(): Promise<void> {
     if (!this.app) this.app = await this.buildFuzzApp();
-    await sql`TRUNCATE users, user_blocks, tasks, exports, user_activity, user_connections`.execute(this.database.db);
+    await sql`TRUNCATE users, user_blocks, tasks, exports, user_activity, user_connections, user_tombstones, webhook_deliveries`.execute(this.database.db);
     await this.seedRequest('PATCH', '/api/v2/app', {
       revoke_tokens_issued_before: null,
       guest_user_creation_disabled: false,
       enforce_unique_usernames: 'no',
       multi_tenant_enabled: false,
+      // A hook that takes every event, so that requests write deliveries (and a refused one must write none). No
+      // dispatcher runs while fuzzing: nothing is sent.
+      webhook_url: 'http://127.0.0.1:9/fuzz-hook',
+      webhook_events: [],
+      event_hooks: [],
     });
     this.world = await this.seed();
     this.lastDump = await this.dump();

@@ -6,6 +6,7 @@ import { buildApp, type AppDeps } from '../../src/app.js';
 import { credentialsOf } from '../../src/auth/core.js';
 import { taskHandlers } from '../../src/tasks/handlers.js';
 import { Worker, type WorkerOptions } from '../../src/tasks/worker.js';
+import { WebhookDispatcher, type DispatcherOptions } from '../../src/webhooks/dispatcher.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const API_KEY = 'testkey';
@@ -18,6 +19,8 @@ export interface TestServer {
   database: TestDatabase;
   /** The in-process task worker (absent when started with `worker: false`). */
   worker: Worker | undefined;
+  /** The in-process webhook dispatcher (absent when started with `webhooks: false`). */
+  dispatcher: WebhookDispatcher | undefined;
   /** Raw HTTP against the server with server-side auth unless headers say otherwise. */
   request(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; query?: Record<string, string>; rawBody?: string }): Promise<{ status: number; headers: Headers; body: any; text: string }>;
   close(): Promise<void>;
@@ -26,10 +29,12 @@ export interface TestServer {
 export interface StartOptions extends Partial<AppDeps> {
   /** false: no worker; an object: worker settings to override. */
   worker?: false | Partial<WorkerOptions>;
+  /** false: no webhook dispatcher; an object: dispatcher settings to override. */
+  webhooks?: false | Partial<DispatcherOptions>;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
-  const { worker: workerOptions, ...overrides } = options;
+  const { worker: workerOptions, webhooks: dispatcherOptions, ...overrides } = options;
   const database = await createTestDatabase();
   const app = await buildApp({
     db: database.db,
@@ -56,12 +61,18 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
           ...workerOptions,
         });
   await worker?.start();
+  const dispatcher =
+    dispatcherOptions === false
+      ? undefined
+      : new WebhookDispatcher({ db: database.db, credentials: () => ({ apiKey: API_KEY, apiSecret: API_SECRET }), listen: database.listen, pollMs: 500, ...dispatcherOptions });
+  await dispatcher?.start();
   return {
     baseUrl,
     client,
     app,
     database,
     worker,
+    dispatcher,
     async request(method, path, options = {}) {
       const url = new URL(path, baseUrl);
       if (!('api_key' in (options.query ?? {}))) url.searchParams.set('api_key', API_KEY);
@@ -89,6 +100,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     },
     async close() {
       await worker?.stop();
+      await dispatcher?.stop(1_000);
       await app.close();
       await database.drop();
     },

@@ -128,6 +128,7 @@ export interface LockedUser {
   deactivated_at: Micros | null;
   deleted_at: Micros | null;
   deletion: Record<string, unknown> | null;
+  deletion_applied: string | null;
 }
 
 /** Locks the users that exist among `ids` (in id order, so that concurrent requests can't deadlock). */
@@ -135,7 +136,7 @@ export async function lockUsers(trx: Tx, ids: readonly string[]): Promise<Locked
   if (ids.length === 0) return [];
   const sorted = [...new Set(ids)].sort();
   const result = await sql<LockedUser>`
-    SELECT id, deactivated_at, deleted_at, deletion FROM users
+    SELECT id, deactivated_at, deleted_at, deletion, deletion_applied FROM users
     WHERE id IN (${sql.join(sorted.map((id) => sql`${id}`))})
     ORDER BY id
     FOR UPDATE`.execute(trx);

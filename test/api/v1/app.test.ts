@@ -39,7 +39,15 @@ async function nextSecond(ms: number) {
 describe('getAppSettings / updateAppSettings (GET, PATCH /app)', () => {
   it('reads the settings this server honours, with RFC3339 date-times', async () => {
     const response = await chat.getAppSettings();
-    expect(response.app).toEqual({ name: API_KEY, guest_user_creation_disabled: false, enforce_unique_usernames: 'no', multi_tenant_enabled: false });
+    expect(response.app).toEqual({
+      name: API_KEY,
+      guest_user_creation_disabled: false,
+      enforce_unique_usernames: 'no',
+      multi_tenant_enabled: false,
+      webhook_url: '',
+      webhook_events: [],
+      event_hooks: [],
+    });
     expect(typeof response.duration).toBe('string');
 
     await chat.updateAppSettings({ multi_tenant_enabled: true, revoke_tokens_issued_before: '2024-01-02T03:04:05.123456Z' } as never);
@@ -59,8 +67,8 @@ describe('getAppSettings / updateAppSettings (GET, PATCH /app)', () => {
   it('refuses an invalid enforce_unique_usernames and settings this server does not implement, with code 4', async () => {
     const bogus = await chatError(chat.updateAppSettings({ enforce_unique_usernames: 'bogus' } as never));
     expect(bogus).toMatchObject({ code: 4, status: 400, message: 'UpdateApp failed with error: "enforce_unique_usernames must be one of [no app team]"' });
-    const unsupported = await chatError(chat.updateAppSettings({ webhook_url: 'https://example.com/hook' }));
-    expect(unsupported).toMatchObject({ code: 4, message: 'UpdateApp failed with error: "app setting "webhook_url" is not supported by this server"' });
+    const unsupported = await chatError(chat.updateAppSettings({ sqs_url: 'https://sqs.example.com/queue' } as never));
+    expect(unsupported).toMatchObject({ code: 4, message: 'UpdateApp failed with error: "app setting "sqs_url" is not supported by this server"' });
     const badDate = await chatError(chat.revokeTokens('yesterday'));
     expect(badDate).toMatchObject({ code: 4 });
     // Nothing of a refused request is applied.

@@ -28,6 +28,7 @@ function row(overrides: Partial<UserRow> = {}): UserRow {
     deleted_at: null,
     deletion: null,
     deactivation: null,
+    deletion_applied: null,
     revoke_tokens_issued_before: -1n,
     blocked_user_ids: ['u2'],
     online: false,
