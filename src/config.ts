@@ -1,5 +1,6 @@
 // Process configuration, read once from the environment.
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
+import { isLoopbackHost } from './lib/network.js';
 
 export interface RateLimitConfig {
   /** Multiplier applied to Stream's published per-minute limits (default 100). */
@@ -60,6 +61,19 @@ export interface Config {
   /** Honour X-Forwarded-For for the client address (behind a proxy you trust). */
   trustProxy: boolean;
   webhooks: WebhookConfig;
+  /** Bearer token GET /metrics requires; unset: /metrics is served only when HOST is a loopback address. */
+  metricsToken: string | undefined;
+  /** The operator dashboard at /dashboard: DASHBOARD=on|off, else on only when HOST is a loopback address. */
+  dashboard: { enabled: boolean; sessionMs: number };
+  shutdown: ShutdownConfig;
+}
+
+export interface ShutdownConfig {
+  /** After SIGTERM, how long /readyz answers 503 while requests are still served, for load balancers to notice. */
+  drainMs: number;
+  /** The longest time from SIGTERM to exit: in-flight requests and tasks not done by then are cut off (tasks are
+   * released to the queue, or found by another worker when their lease runs out). */
+  graceMs: number;
 }
 
 export interface WebhookConfig {
@@ -111,10 +125,19 @@ function overrides(value: string | undefined): Record<string, number> {
   return result;
 }
 
+/** DASHBOARD=on|off; anything else is a mistake worth stopping for. */
+function onOff(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^(on|true|1|yes)$/i.test(value)) return true;
+  if (/^(off|false|0|no)$/i.test(value)) return false;
+  throw new Error(`${name} must be on or off, got "${value}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const host = env.HOST || '127.0.0.1';
   return {
     port: int(env.PORT, 3030, 'PORT'),
-    host: env.HOST || '127.0.0.1',
+    host,
     wsPort: int(env.WS_PORT, 8800, 'WS_PORT'),
     apiKey: env.STREAM_API_KEY || undefined,
     apiSecret: env.STREAM_API_SECRET || undefined,
@@ -163,6 +186,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionMs: int(env.WEBHOOK_RETENTION_MS, 7 * 24 * 60 * 60_000, 'WEBHOOK_RETENTION_MS'),
       concurrency: int(env.WEBHOOK_CONCURRENCY, 32, 'WEBHOOK_CONCURRENCY'),
       perHook: int(env.WEBHOOK_PER_HOOK, 4, 'WEBHOOK_PER_HOOK'),
+    },
+    metricsToken: env.METRICS_TOKEN || undefined,
+    dashboard: {
+      enabled: onOff(env.DASHBOARD, 'DASHBOARD') ?? isLoopbackHost(host),
+      sessionMs: positive(env.DASHBOARD_SESSION_HOURS, 8, 'DASHBOARD_SESSION_HOURS') * 3_600_000,
+    },
+    shutdown: {
+      drainMs: int(env.SHUTDOWN_DRAIN_MS, 5_000, 'SHUTDOWN_DRAIN_MS'),
+      graceMs: int(env.SHUTDOWN_GRACE_MS, 25_000, 'SHUTDOWN_GRACE_MS'),
     },
   };
 }

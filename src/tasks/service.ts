@@ -1,10 +1,10 @@
 // Reading a task as clients poll it (GET tasks/{id}), in either representation.
 import type { ServiceContext } from '../context.js';
-import type { Micros } from '../db/schema.js';
+import type { Db, Micros } from '../db/schema.js';
 import { signedExportUrl } from '../exports/service.js';
 import { notFound } from '../http/errors.js';
 import { toJsonText } from '../lib/json.js';
-import { findTask } from './store.js';
+import { findTask, queueState, type TaskQueueState } from './store.js';
 
 /** How a path family writes a task: its date-times, and its stored result (JSON text whose dates are integer ns). */
 export interface TaskRepresentation {
@@ -38,4 +38,9 @@ export async function getTaskText(ctx: ServiceContext, id: string, representatio
     ...(task.error ? { error: task.error } : {}),
   });
   return `${head.slice(0, -1)}${resultText ? `,"result":${resultText}` : ''}}`;
+}
+
+/** Depth and age of the task queue, for the metrics and the dashboard. */
+export function taskQueueState(db: Db): Promise<TaskQueueState> {
+  return queueState(db);
 }

@@ -183,3 +183,22 @@ export async function findTask(db: Db, id: string): Promise<TaskRecord | undefin
     FROM tasks WHERE id = ${id}::uuid`.execute(db);
   return result.rows[0];
 }
+
+export interface TaskQueueState {
+  /** Unfinished tasks by status (pending, waiting, running); finished ones are counted by the attempt counters. */
+  byStatus: Record<'pending' | 'waiting' | 'running', number>;
+  /** Age of the oldest task whose time to run has come and that no worker holds, in seconds (0 when none). */
+  oldestPendingSeconds: number;
+}
+
+/** The queue as an operator watches it. Reads only unfinished tasks, through the claim index. */
+export async function queueState(db: Db): Promise<TaskQueueState> {
+  const result = await sql<{ pending: number; waiting: number; running: number; oldest: number }>`
+    SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
+           count(*) FILTER (WHERE status = 'waiting')::int AS waiting,
+           count(*) FILTER (WHERE status = 'running')::int AS running,
+           coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE status IN ('pending', 'waiting') AND run_at <= now())), 0)::float8 AS oldest
+    FROM tasks WHERE status IN ('pending', 'waiting', 'running')`.execute(db);
+  const row = result.rows[0]!;
+  return { byStatus: { pending: row.pending, waiting: row.waiting, running: row.running }, oldestPendingSeconds: row.oldest };
+}
