@@ -20,6 +20,8 @@ export async function generateOpenapi(options: GenerateOpenapiOptions = {}): Pro
       credentials: credentialsOf('openapi', 'openapi-generation-only-secret'),
       logger: false,
       openapi: true,
+      // Every route a production server can serve: /metrics is described with the token it may ask for.
+      metrics: { token: 'openapi-generation' },
     });
     try {
       await app.ready();

@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { activitySchemas } from './activity/schemas.js';
 import { ActivityRecorder } from './activity/service.js';
+import { docsPlugin, registerSpecRoute } from './api/docs.js';
 import { openapiOptions } from './api/openapi.js';
 import { registerOperations } from './api/routes.js';
 import { v1Schemas } from './api/schemas-v1.js';
@@ -25,6 +26,8 @@ import { registerHealth } from './http/health.js';
 import { ErrorCode, StreamError } from './http/errors.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import type { InputLimits } from './limits.js';
+import { Metrics } from './metrics/registry.js';
+import { registerMetrics, type MetricsOptions } from './metrics/routes.js';
 import { rateLimitsSchemas } from './rate-limits/schemas.js';
 import { webhooksSchemas } from './webhooks/schemas.js';
 import { tasksSchemas } from './tasks/schemas.js';
@@ -42,6 +45,8 @@ export interface AppDeps {
   db: Db;
   credentials: AppCredentials;
   rateLimit?: RateLimitConfig;
+  /** Count rate limits in the database, so that they hold across the instances sharing it (PostgreSQL). */
+  sharedRateLimits?: boolean;
   logger?: Logger | false;
   /** Attempts a task gets before it is failed for good. */
   taskMaxAttempts?: number;
@@ -57,12 +62,20 @@ export interface AppDeps {
   trustProxy?: boolean;
   /** The clock rate-limit windows are counted by (tests fix it). */
   now?: () => number;
+  /** Serve GET /metrics (absent: not served); with a token, scrapes must present it. */
+  metrics?: MetricsOptions;
+  /** Where the metrics read the pool and the task queue; the worker and dispatcher report through app.metrics. */
+  poolState?: () => { total: number; idle: number; waiting: number };
+  /** Serve the API reference at /docs (default true). */
+  docs?: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The services' context, shared with what runs beside the HTTP routes (the worker's task handlers). */
     services: ServiceContext;
+    /** The Prometheus registry when /metrics is served, for what runs beside the routes to report to. */
+    metrics: Metrics | undefined;
   }
 }
 
@@ -82,6 +95,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: timeouts.requestTimeoutMs,
     keepAliveTimeout: timeouts.keepAliveTimeoutMs,
     trustProxy: deps.trustProxy ?? false,
+    // While closing, a request that arrives on an open connection is still answered (with Connection: close), not
+    // refused with Fastify's own 503: the database closes only after the HTTP server has.
+    return503OnClosing: false,
     clientErrorHandler: answerClientError,
     // A URL the router cannot take (malformed percent-encoding, a path parameter past MAX_PARAM_LENGTH) still gets
     // Stream's envelope.
@@ -114,6 +130,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealth(app, deps.db);
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
-  registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });
+  const hub = registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });
+
+  registerSpecRoute(app);
+  // Generating openapi.yaml registers @fastify/swagger over the live routes; the page renders the checked-in file.
+  if ((deps.docs ?? true) && !deps.openapi) await app.register(docsPlugin);
+  const metrics = deps.metrics ? new Metrics({ db: deps.db, poolState: deps.poolState, connections: () => hub.size }) : undefined;
+  app.decorate('metrics', metrics);
+  if (metrics) registerMetrics(app, metrics, deps.metrics!);
   return app;
 }

@@ -6,7 +6,7 @@ import type { Db } from './db/schema.js';
 import { TombstoneHasher } from './lifecycle/tombstones.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import type { RateLimitConfig } from './config.js';
-import { RateLimits } from './rate-limits/service.js';
+import { RateLimits, rateLimitCounters } from './rate-limits/service.js';
 import { WebhookEvents } from './webhooks/service.js';
 
 export interface TaskSettings {
@@ -35,6 +35,8 @@ export function createServiceContext(deps: {
   taskMaxAttempts?: number;
   limits?: Partial<InputLimits>;
   rateLimit?: RateLimitConfig;
+  /** Count rate limits in the database, shared with the other instances on it (PostgreSQL). */
+  sharedRateLimits?: boolean;
   /** The clock rate-limit windows are counted by. */
   now?: () => number;
 }): ServiceContext {
@@ -46,7 +48,7 @@ export function createServiceContext(deps: {
     tasks: { maxAttempts: deps.taskMaxAttempts ?? 5 },
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
     tombstones: new TombstoneHasher(),
-    rateLimits: new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, undefined, deps.now),
+    rateLimits: new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, rateLimitCounters(deps.db, deps.sharedRateLimits ?? false), deps.now),
     events: new WebhookEvents(settings),
   };
 }

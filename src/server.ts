@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
+import { isLoopbackHost } from './lib/network.js';
 import { connectPortFor, listenConnect } from './connect/plugin.js';
 import { purgeStaleConnections } from './connect/service.js';
 import type { AppCredentials } from './auth/core.js';
@@ -17,6 +18,7 @@ import { purgeExpiredExports } from './exports/service.js';
 import { logSerializers } from './http/logging.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { purgeOldDeliveries } from './webhooks/service.js';
+import { purgeOldRateLimitCounts } from './rate-limits/service.js';
 
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
 const BANNER_TOKEN_SECONDS = 3600;
@@ -64,6 +66,8 @@ async function main() {
     db: database.db,
     credentials,
     rateLimit: config.rateLimit,
+    // Other instances may share a PostgreSQL database, and Stream's limits are the app's: count them there.
+    sharedRateLimits: database.backend === 'postgres',
     logger,
     taskMaxAttempts: config.taskMaxAttempts,
     publicUrl: config.publicUrl,
@@ -71,6 +75,9 @@ async function main() {
     http: config.http,
     connect: config.connect,
     trustProxy: config.trustProxy,
+    // With a token /metrics asks for it; without one it is served only on a loopback address.
+    metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
+    poolState: database.poolState,
   });
   const address = await app.listen({ port: config.port, host: config.host });
   // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
@@ -94,9 +101,14 @@ async function main() {
     concurrency: config.taskConcurrency,
     pollMs: config.taskPollMs,
     statementTimeoutMs: config.taskStatementTimeoutMs,
+    // What the shutdown leaves the tasks after the drain, less a margin for releasing them and closing.
+    shutdownGraceMs: Math.max(0, config.shutdown.graceMs - config.shutdown.drainMs - 3_000),
     logger: logger.child({ component: 'worker' }),
+    onOutcome: app.metrics?.taskOutcome,
   });
   await worker.start();
+  // Settings changed by another instance reach this one's cache at once.
+  await app.services.settings.follow(database.listen);
   const dispatcher = new WebhookDispatcher({
     db: database.db,
     credentials: () => credentials,
@@ -105,6 +117,7 @@ async function main() {
     concurrency: config.webhooks.concurrency,
     perHook: config.webhooks.perHook,
     logger: logger.child({ component: 'webhooks' }),
+    onAttempt: app.metrics?.webhookOutcome,
   });
   await dispatcher.start();
   // Housekeeping: expired export files, and presence rows left by processes that died.
@@ -112,6 +125,7 @@ async function main() {
     purgeExpiredExports(database.db).catch((error) => logger.warn({ err: error }, 'purging expired exports failed'));
     purgeStaleConnections(app.services).catch((error) => logger.warn({ err: error }, 'purging stale connections failed'));
     purgeOldDeliveries(database.db, config.webhooks.retentionMs).catch((error) => logger.warn({ err: error }, 'purging old webhook deliveries failed'));
+    purgeOldRateLimitCounts(database.db).catch((error) => logger.warn({ err: error }, 'purging old rate-limit counts failed'));
   }, HOUSEKEEPING_INTERVAL_MS);
   purge.unref();
   logger.info(
@@ -123,19 +137,34 @@ async function main() {
     process.stdout.write(await startBanner(credentials, created, address, config.dataDir));
   }
 
+  // Shutdown (SIGTERM; SIGINT skips the drain): /readyz answers 503 at once while requests are still served, for the
+  // drain delay, so that a load balancer stops sending; then no new connections, in-flight requests finish, held tasks finish or go
+  // back to the queue, and the process exits, at the latest when the grace period is over.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    // Ctrl-C is a person at a terminal, not a load balancer to wait for.
+    const drainMs = signal === 'SIGINT' ? 0 : config.shutdown.drainMs;
+    const { graceMs } = config.shutdown;
+    logger.info({ signal, drainMs, graceMs }, 'shutting down: draining');
+    const deadline = setTimeout(() => {
+      logger.error(`shutdown took longer than SHUTDOWN_GRACE_MS (${graceMs} ms); exiting`);
+      process.exit(1);
+    }, graceMs);
+    app.startDraining();
     clearInterval(purge);
     try {
-      // Stop taking requests and tasks; let in-flight ones finish (the worker releases what it cannot finish).
-      await Promise.all([app.close(), wsListener?.close(), worker.stop(), dispatcher.stop()]);
+      await new Promise((resolve) => setTimeout(resolve, drainMs));
+      logger.info('shutting down: closing');
+      const left = Math.max(0, graceMs - drainMs - 3_000);
+      await Promise.all([app.close(), wsListener?.close(), worker.stop(), dispatcher.stop(left)]);
       await database.close();
     } catch (error) {
       logger.error({ err: error }, 'shutting down failed');
     } finally {
+      clearTimeout(deadline);
+      logger.info('shut down');
       process.exit(0);
     }
   };

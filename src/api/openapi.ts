@@ -53,6 +53,7 @@ export const openapiOptions = {
       { name: 'tasks', description: 'Asynchronous tasks started by the users endpoints' },
       { name: 'exports', description: "This server's signed download links for user exports" },
       { name: 'health', description: 'Probes for process supervisors and load balancers' },
+      { name: 'operations', description: 'For operators: metrics and this document' },
       { name: 'v1', description: "Stream's v1 paths, as the stream-chat SDK calls them: custom fields flattened, RFC3339 date-times" },
     ],
     components: {
@@ -60,6 +61,7 @@ export const openapiOptions = {
         api_key: { type: 'apiKey' as const, in: 'query' as const, name: 'api_key' },
         JWT: { type: 'apiKey' as const, in: 'header' as const, name: 'Authorization' },
         stream_auth_type: { type: 'apiKey' as const, in: 'header' as const, name: 'stream-auth-type' },
+        metrics_token: { type: 'http' as const, scheme: 'bearer', description: 'METRICS_TOKEN, when the server has one' },
       },
     },
     security: [{ api_key: [], JWT: [], stream_auth_type: [] }],

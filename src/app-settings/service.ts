@@ -4,7 +4,7 @@ import type { Db, Micros } from '../db/schema.js';
 import { microsToRfc3339, nowMicros, requestTimeToSql } from '../db/timestamps.js';
 import { inputError } from '../http/errors.js';
 import { checkEventHooks, checkWebhookEvents, checkWebhookUrl, type StoredHook } from '../webhooks/config.js';
-import { readSettingsRow, writeSettings, type SettingsChange } from './store.js';
+import { APP_SETTINGS_CHANNEL, readSettingsRow, writeSettings, type SettingsChange } from './store.js';
 
 export type UniqueUsernames = 'no' | 'app' | 'team';
 
@@ -109,6 +109,20 @@ export class AppSettingsCache {
     const settings = await readSettings(db);
     this.cached = { settings, at: this.now() };
     return settings;
+  }
+
+  /** Forgets the cached settings (another instance changed them: APP_SETTINGS_CHANNEL). */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  /**
+   * Keeps this cache in step with changes made by other instances of the same database: each change is announced
+   * on APP_SETTINGS_CHANNEL, and a lost subscription re-established calls back too (changes may have been missed).
+   * The TTL bounds staleness where notifications are not delivered at all.
+   */
+  follow(listen: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>): Promise<() => Promise<void>> {
+    return listen(APP_SETTINGS_CHANNEL, () => this.invalidate());
   }
 
   async update(patch: Record<string, unknown>): Promise<void> {

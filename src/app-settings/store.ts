@@ -41,6 +41,9 @@ export interface SettingsChange {
   event_hooks?: Array<Record<string, unknown>>;
 }
 
+/** NOTIFY channel on which a settings change tells every instance to drop its cached settings. */
+export const APP_SETTINGS_CHANNEL = 'stream_app_settings';
+
 export async function writeSettings(db: Db, change: SettingsChange): Promise<void> {
   const values: Record<string, unknown> = { ...change };
   if (typeof change.revoke_tokens_issued_before === 'string') {
@@ -56,6 +59,7 @@ export async function writeSettings(db: Db, change: SettingsChange): Promise<voi
     .values({ id: 1, ...values })
     .onConflict((oc) => oc.column('id').doUpdateSet(values))
     .execute();
+  await sql`SELECT pg_notify(${APP_SETTINGS_CHANNEL}, '')`.execute(db);
 }
 
 /** The generated credentials, if any have been generated. */

@@ -276,11 +276,17 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
 }
 
 /** Whether the database answers a query now. */
-export async function pingDatabase(db: Db): Promise<boolean> {
+/** Whether the database answers a query within `timeoutMs` (a probe must answer even when the network hangs). */
+export async function pingDatabase(db: Db, timeoutMs = 2_500): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await sql`SELECT 1`.execute(db);
-    return true;
-  } catch {
-    return false;
+    return await Promise.race([
+      sql`SELECT 1`.execute(db).then(() => true, () => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

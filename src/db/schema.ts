@@ -126,7 +126,15 @@ export interface WebhookDeliveriesTable {
   delivered_at: NullableTimestamp;
 }
 
+/** Per-minute rate-limit counts shared by the instances of one PostgreSQL database (rate-limits/store.ts). */
+export interface RateLimitCountersTable {
+  bucket: string;
+  minute: string | number;
+  count: number;
+}
+
 export interface Database {
+  rate_limit_counters: RateLimitCountersTable;
   tasks: TasksTable;
   exports: ExportsTable;
   user_activity: UserActivityTable;

@@ -9,7 +9,24 @@ const okResponse = {
   properties: { status: { type: 'string', const: 'ok' }, duration: { type: 'string' } },
 } as const;
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Starts the shutdown's drain: /readyz answers 503 from now on, and answers ask clients not to keep the connection. */
+    startDraining(): void;
+  }
+}
+
 export function registerHealth(app: FastifyInstance, db: Db) {
+  let draining = false;
+  app.decorate('startDraining', () => {
+    draining = true;
+  });
+  // A keep-alive client would otherwise go on sending to this instance after the load balancer stopped routing to it.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (draining) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.get(
     '/healthz',
     {
@@ -32,20 +49,25 @@ export function registerHealth(app: FastifyInstance, db: Db) {
       schema: {
         operationId: 'Readyz',
         summary: 'Readiness probe',
-        description: 'Answers 200 when the database answers a query, 503 otherwise. Needs no credentials and is not rate limited.',
+        description:
+          'Answers 200 when the database answers a query; 503 when it does not, and from the moment the server is told to shut down ' +
+          '(status "draining"), so that a load balancer stops sending to it. Needs no credentials and is not rate limited.',
         tags: ['health'],
         security: [],
         response: {
           200: { description: 'The server and its database are ready', ...okResponse },
           503: {
-            description: 'The database is unreachable',
+            description: 'The database is unreachable, or the server is shutting down',
             type: 'object',
             required: ['status'],
-            properties: { status: { type: 'string', const: 'unavailable' } },
+            properties: { status: { type: 'string', enum: ['unavailable', 'draining'] } },
           },
         },
       },
     },
-    async (_request, reply) => ((await pingDatabase(db)) ? { status: 'ok' } : reply.code(503).send({ status: 'unavailable' })),
+    async (_request, reply) => {
+      if (draining) return reply.code(503).send({ status: 'draining' });
+      return (await pingDatabase(db)) ? { status: 'ok' } : reply.code(503).send({ status: 'unavailable' });
+    },
   );
 }

@@ -8,7 +8,9 @@
 // processes share one, see store.ts), so they hold across instances.
 import type { Caller } from '../auth/core.js';
 import type { RateLimitConfig } from '../config.js';
+import type { Db } from '../db/schema.js';
 import { MemoryCounters, type Counters } from './counters.js';
+import { DatabaseCounters, purgeOldCounters } from './store.js';
 
 /** Stream's published per-minute limits per platform (reference §5), for the operations this server serves. */
 export const STREAM_PER_MINUTE_LIMITS: Record<string, number> = {
@@ -33,6 +35,19 @@ const DEFAULT_PER_MINUTE = 1000;
 const USER_PER_MINUTE = 60;
 const ADDRESS_PER_MINUTE = 1000;
 const WINDOW_MS = 60_000;
+
+/**
+ * Where the app-level and user budgets are counted: in the database when several processes may share it
+ * (PostgreSQL), in memory when only one can (the embedded database).
+ */
+export function rateLimitCounters(db: Db, shared: boolean): Counters {
+  return shared ? new DatabaseCounters(db) : new MemoryCounters();
+}
+
+/** Housekeeping: counts of windows that are over. */
+export function purgeOldRateLimitCounts(db: Db, now = Date.now()): Promise<number> {
+  return purgeOldCounters(db, Math.floor(now / WINDOW_MS));
+}
 
 export const PLATFORMS = ['server_side', 'android', 'ios', 'web', 'unity'] as const;
 export type Platform = (typeof PLATFORMS)[number];

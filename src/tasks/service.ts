@@ -44,3 +44,4 @@ export async function getTaskText(ctx: ServiceContext, id: string, representatio
 export function taskQueueState(db: Db): Promise<TaskQueueState> {
   return queueState(db);
 }
+export type { TaskQueueState } from './store.js';

@@ -36,7 +36,11 @@ export interface WorkerOptions {
   statementTimeoutMs?: number;
   logger?: Logger;
   owner?: string;
+  /** Told how each attempt ended (metrics). */
+  onOutcome?: (type: string, outcome: TaskOutcome) => void;
 }
+
+export type TaskOutcome = 'completed' | 'retried' | 'failed' | 'lease_lost';
 
 class LeaseLostError extends Error {}
 
@@ -129,11 +133,13 @@ export class Worker {
     if (task.attempts > task.max_attempts) {
       // Claimed again after its lease ran out on the last allowed attempt (its process died each time).
       await failAttempt(db, task, { type: 'TaskInterrupted', description: 'the task was interrupted too many times' }, null);
+      this.options.onOutcome?.(task.type, 'failed');
       return;
     }
     const handler = this.options.handlers[task.type];
     if (!handler) {
       await failAttempt(db, task, { type: 'UnknownTaskType', description: `no handler for task type ${task.type}` }, null);
+      this.options.onOutcome?.(task.type, 'failed');
       return;
     }
     // Renew the lease while the handler runs, so a long task is not taken over while its worker is alive.
@@ -144,9 +150,11 @@ export class Worker {
       const completed = await runAndComplete(db, task, (trx) => handler(trx, task), { statementTimeoutMs: this.options.statementTimeoutMs });
       if (!completed) throw new LeaseLostError();
       logger?.debug({ task: task.id, type: task.type }, 'task completed');
+      this.options.onOutcome?.(task.type, 'completed');
     } catch (error) {
       if (error instanceof LeaseLostError) {
         logger?.warn({ task: task.id }, 'lease lost before completion; the effects were rolled back');
+        this.options.onOutcome?.(task.type, 'lease_lost');
         return;
       }
       // A StreamError is a rejection of the task's input (e.g. a duplicate username): trying again cannot help.
@@ -154,7 +162,9 @@ export class Worker {
       const description = rejected ? error.detail : error instanceof Error ? error.message : String(error);
       const type = rejected ? `StreamError ${error.code}` : error instanceof Error ? error.name : 'Error';
       logger?.warn({ err: error, task: task.id, attempt: task.attempts }, 'task attempt failed');
-      await failAttempt(db, task, { type, description }, rejected ? null : this.retryDelay(task)).catch(
+      const delay = rejected ? null : this.retryDelay(task);
+      this.options.onOutcome?.(task.type, delay === null ? 'failed' : 'retried');
+      await failAttempt(db, task, { type, description }, delay).catch(
         (failError) => logger?.error({ err: failError, task: task.id }, 'recording a task failure failed'),
       );
     } finally {

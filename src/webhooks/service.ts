@@ -46,3 +46,4 @@ export function webhookDeliveryCounts(db: Db): Promise<DeliveryCounts> {
 export function purgeOldDeliveries(db: Db, retentionMs: number): Promise<number> {
   return purgeDeliveries(db, retentionMs);
 }
+export type { DeliveryCounts } from './store.js';

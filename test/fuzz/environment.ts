@@ -85,7 +85,13 @@ export class FuzzEnvironment {
   private async describe(): Promise<DescribedRoute[]> {
     // The document comes from a twin built with @fastify/swagger; the routes from an app built as production builds
     // it, so that a route the document misses is still fuzzed (with generic inputs).
-    const specApp = await buildApp({ db: this.database.db, credentials: credentialsOf(API_KEY, API_SECRET), logger: false, openapi: true });
+    const specApp = await buildApp({
+      db: this.database.db,
+      credentials: credentialsOf(API_KEY, API_SECRET),
+      logger: false,
+      openapi: true,
+      metrics: { token: 'fuzz-metrics-token-never-sent' },
+    });
     let document: OpenapiDocument;
     try {
       await specApp.ready();
@@ -104,6 +110,8 @@ export class FuzzEnvironment {
       logger: false,
       // Far above what fuzzing sends in a minute: a 429 is a correct answer, but one that would hide everything else.
       rateLimit: { multiplier: this.rateLimitMultiplier, overrides: {}, addressPerMinute: 1_000_000_000 },
+      // Served as in production with a token; the fuzz callers never have it.
+      metrics: { token: 'fuzz-metrics-token-never-sent' },
     });
     await app.ready();
     return app;

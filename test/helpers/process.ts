@@ -17,7 +17,8 @@ export interface Child {
 export function runTs(script: string, env: Record<string, string | undefined>): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: undefined, ...env } as NodeJS.ProcessEnv,
+    // No drain delay on SIGTERM unless a test asks for one (test/server/shutdown.test.ts does).
+    env: { ...process.env, DATABASE_URL: undefined, SHUTDOWN_DRAIN_MS: '0', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

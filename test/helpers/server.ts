@@ -40,6 +40,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     db: database.db,
     credentials: credentialsOf(API_KEY, API_SECRET),
     logger: false,
+    poolState: database.poolState,
+    // As server.ts does: on PostgreSQL the rate limits are counted in the database.
+    sharedRateLimits: Boolean(database.url),
     ...overrides,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -58,13 +61,14 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
           concurrency: 4,
           pollMs: 500,
           backoffMs: 100,
+          onOutcome: app.metrics?.taskOutcome,
           ...workerOptions,
         });
   await worker?.start();
   const dispatcher =
     dispatcherOptions === false
       ? undefined
-      : new WebhookDispatcher({ db: database.db, credentials: () => ({ apiKey: API_KEY, apiSecret: API_SECRET }), listen: database.listen, pollMs: 500, ...dispatcherOptions });
+      : new WebhookDispatcher({ db: database.db, credentials: () => ({ apiKey: API_KEY, apiSecret: API_SECRET }), listen: database.listen, pollMs: 500, onAttempt: app.metrics?.webhookOutcome, ...dispatcherOptions });
   await dispatcher?.start();
   return {
     baseUrl,
