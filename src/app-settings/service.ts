@@ -4,7 +4,7 @@ import type { Db, Micros } from '../db/schema.js';
 import { microsToRfc3339, nowMicros, requestTimeToSql } from '../db/timestamps.js';
 import { inputError } from '../http/errors.js';
 import { checkEventHooks, checkWebhookEvents, checkWebhookUrl, type StoredHook } from '../webhooks/config.js';
-import { APP_SETTINGS_CHANNEL, readSettingsRow, writeSettings, type SettingsChange } from './store.js';
+import { APP_SETTINGS_CHANNEL, SETTING_COLUMNS, readSettingsRow, writeSettings, type SettingsChange } from './store.js';
 
 export type UniqueUsernames = 'no' | 'app' | 'team';
 
@@ -31,15 +31,7 @@ async function readSettings(db: Db): Promise<AppSettings> {
   };
 }
 
-const SETTABLE = new Set([
-  'revoke_tokens_issued_before',
-  'guest_user_creation_disabled',
-  'enforce_unique_usernames',
-  'multi_tenant_enabled',
-  'webhook_url',
-  'webhook_events',
-  'event_hooks',
-]);
+const SETTABLE = new Set<string>(SETTING_COLUMNS);
 
 /** Validates a PATCH /app body. Settings this server does not implement are refused rather than silently dropped. */
 function settingsChange(patch: Record<string, unknown>, stored: AppSettings): SettingsChange {

@@ -14,18 +14,21 @@ export interface StoredSettings {
   event_hooks: Array<Record<string, unknown>>;
 }
 
+/** The settings an app may change through PATCH /app, as stored. */
+export const SETTING_COLUMNS = [
+  'revoke_tokens_issued_before',
+  'guest_user_creation_disabled',
+  'enforce_unique_usernames',
+  'multi_tenant_enabled',
+  'webhook_url',
+  'webhook_events',
+  'event_hooks',
+] as const;
+
 export async function readSettingsRow(db: Db): Promise<StoredSettings | undefined> {
   return db
     .selectFrom('app_settings')
-    .select([
-      'revoke_tokens_issued_before',
-      'guest_user_creation_disabled',
-      'enforce_unique_usernames',
-      'multi_tenant_enabled',
-      'webhook_url',
-      'webhook_events',
-      'event_hooks',
-    ])
+    .select(SETTING_COLUMNS)
     .where('id', '=', 1)
     .executeTakeFirst();
 }
