@@ -17,6 +17,8 @@ import { registerAuth } from './auth/hook.js';
 import type { ConnectLimits, HttpTimeouts, RateLimitConfig } from './config.js';
 import { registerConnect } from './connect/plugin.js';
 import { createServiceContext, type ServiceContext } from './context.js';
+import { registerDashboard } from './dashboard/plugin.js';
+import type { SignInLimit } from './dashboard/sign-in-limit.js';
 import type { Db } from './db/schema.js';
 import { exportDownloadRoutes } from './exports/routes.js';
 import { lifecycleSchemas } from './lifecycle/schemas.js';
@@ -57,6 +59,15 @@ export interface AppDeps {
   trustProxy?: boolean;
   /** The clock rate-limit windows are counted by (tests fix it). */
   now?: () => number;
+  /** The operator dashboard at /dashboard (README "Dashboard"); absent: not served. */
+  dashboard?: {
+    /** Session lifetime; 8 hours by default. */
+    sessionMs?: number;
+    /** Failed sign-ins per client address and window; 10 in 15 minutes by default. */
+    signInLimit?: SignInLimit;
+    /** The clock of sessions and the sign-in limit (tests move it). */
+    now?: () => number;
+  };
 }
 
 declare module 'fastify' {
@@ -115,5 +126,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
   registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });
+  if (deps.dashboard) await registerDashboard(app, { ctx, publicUrl: deps.publicUrl, ...deps.dashboard });
   return app;
 }

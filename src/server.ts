@@ -71,6 +71,7 @@ async function main() {
     http: config.http,
     connect: config.connect,
     trustProxy: config.trustProxy,
+    dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
   });
   const address = await app.listen({ port: config.port, host: config.host });
   // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
@@ -85,6 +86,7 @@ async function main() {
     process.exit(1);
   }
   if (wsListener) logger.info(`accepting WebSocket connections also on ws://${config.host}:${wsListener.address.port}/connect`);
+  if (config.dashboard.enabled) logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; DASHBOARD=off turns it off)`);
 
   const worker = new Worker({
     db: database.db,

@@ -199,11 +199,16 @@ export async function updateUsersPartial(ctx: ServiceContext, caller: Caller, ch
  * usernames for the users in `named` (each with the name it is given, undefined: the one it has), and user.updated
  * events for the changes that changed something.
  */
-async function writeChanges(ctx: ServiceContext, compiled: CompiledChange[], named: Array<{ id: string; name: string | undefined }>): Promise<UserRow[]> {
+async function writeChanges(
+  ctx: ServiceContext,
+  compiled: CompiledChange[],
+  named: Array<{ id: string; name: string | undefined }>,
+  options: { dryRun?: boolean } = {},
+): Promise<UserRow[]> {
   const settings = await ctx.settings.get();
   const mode = settings.enforce_unique_usernames;
   const checked = new Set(named.map((change) => change.id));
-  return ctx.db.transaction().execute(async (trx) => {
+  const written = ctx.db.transaction().execute(async (trx) => {
     if (mode !== 'no' && checked.size > 0) {
       // The name each checked user will have: the one sent, else (a change of teams) the one it has.
       const stored = new Map((await findUsersByIds(trx, [...checked])).map((row) => [row.id, row.name]));
@@ -223,8 +228,21 @@ async function writeChanges(ctx: ServiceContext, compiled: CompiledChange[], nam
     }
     await checkUniqueUsernames(trx, mode, rows.filter((row) => checked.has(row.id)));
     await ctx.events.record(trx, changed.map(userUpdated));
+    // A dry run has passed every check: it is rolled back, and answers what it would have written.
+    if (options.dryRun) throw new DryRun(rows);
     return rows;
   });
+  return options.dryRun ? written.catch((error: unknown) => {
+    if (error instanceof DryRun) return error.rows;
+    throw error;
+  }) : written;
+}
+
+/** Ends a dry run's transaction (rolling it back) with the rows it would have written. */
+class DryRun extends Error {
+  constructor(readonly rows: UserRow[]) {
+    super('dry run');
+  }
 }
 
 /** What the operator's dashboard edits of a user: its name (null: none), role, and custom data as a whole. */
@@ -237,9 +255,10 @@ export interface OperatorEdit {
 /**
  * The dashboard's edit of one user, server-side: a partial update of name and role, with the custom data replaced as
  * a whole (keys left out are removed), held to the rules of a partial update (deactivated and deleted users, depth,
- * size, unique usernames) and sending user.updated when it changes something.
+ * size, unique usernames) and sending user.updated when it changes something. A dry run checks all of it, writes
+ * nothing, and answers the user as the edit would leave it (the dashboard's review step).
  */
-export async function editUser(ctx: ServiceContext, id: string, edit: OperatorEdit): Promise<UserRow> {
+export async function editUser(ctx: ServiceContext, id: string, edit: OperatorEdit, options: { dryRun?: boolean } = {}): Promise<UserRow> {
   checkUserId(id);
   if (!isPlainObject(edit.custom)) throw inputError('field "custom" must be an object');
   checkDepth(edit.custom, ctx.limits.customDepth, `custom data of user "${id}"`);
@@ -248,7 +267,7 @@ export async function editUser(ctx: ServiceContext, id: string, edit: OperatorEd
     id,
     assignments: [...compileChanges(change, { userOnly: false, limits: ctx.limits }), replaceCustom(edit.custom)],
   };
-  const [row] = await writeChanges(ctx, [compiled], [{ id, name: edit.name ?? undefined }]);
+  const [row] = await writeChanges(ctx, [compiled], [{ id, name: edit.name ?? undefined }], options);
   return row!;
 }
 
