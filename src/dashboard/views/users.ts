@@ -94,13 +94,13 @@ function row(user: UserRow, nowMs: number): SafeHtml {
   const href = `/dashboard/users/${segment(user.id)}`;
   return html`<tr${user.deleted_at !== null ? html` class="is-deleted"` : user.deactivated_at !== null ? html` class="is-deactivated"` : html``}>
   <td class="select"><input type="checkbox" name="user_ids" value="${user.id}" id="select-${user.id}" form="bulk"><label for="select-${user.id}" class="visually-hidden">Select ${user.id}</label></td>
-  <td><a href="${href}">${user.id}</a></td>
+  <td class="id"><a href="${href}">${user.id}</a></td>
   <td>${user.name ?? html`<span class="muted">none</span>`}</td>
   <td>${user.role}</td>
   <td>${user.teams.length > 0 ? user.teams.join(', ') : html`<span class="muted">none</span>`}</td>
   <td>${stateBadges(user)}</td>
-  <td>${time(user.created_at)}</td>
-  <td>${user.last_active === null ? html`<span class="muted">never</span>` : html`<span title="${ago(user.last_active, nowMs)}">${time(user.last_active)}</span>`}</td>
+  <td class="when">${time(user.created_at)}</td>
+  <td class="when">${user.last_active === null ? html`<span class="muted">never</span>` : html`<span title="${ago(user.last_active, nowMs)}">${time(user.last_active)}</span>`}</td>
 </tr>`;
 }
 
