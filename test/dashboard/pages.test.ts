@@ -149,7 +149,7 @@ describe('dashboard pages', () => {
     ];
     const before = await apiUser('grace');
     for (const [change, status, message] of cases) {
-      for (const confirmed of [{}, { confirmed: 'yes' }]) {
+      for (const confirmed of [{}, { confirmed: 'yes' }] as Array<Record<string, string>>) {
         const response = await post('/dashboard/users/grace/edit', { name: 'Grace Hopper', role: 'user', custom: '{}', ...change, ...confirmed });
         expect(response.statusCode, JSON.stringify(change)).toBe(status);
         expect(alertOf(response.body), JSON.stringify(change)).toContain(message.replace(/\\"/g, '"'));
