@@ -95,7 +95,10 @@ export function apiMessage(request: FastifyRequest, operation: string, error: St
   return envelopeOf(operation, error, request.startedAt || process.hrtime.bigint()).message;
 }
 
-/** Runs `action`; a StreamError it throws is handed to `onRefusal` with its status and message, anything else goes on. */
+/**
+ * Runs `action`: its value, or the refusal it threw (a 4xx) with its status and the API's message, for the page to show
+ * next to what the operator sent. Anything else (a 5xx) goes on to the error handler.
+ */
 export async function orRefusal<T>(
   request: FastifyRequest,
   operation: string,
@@ -132,24 +135,21 @@ function isHtmx(request: FastifyRequest): boolean {
 }
 
 /** The section and page to go back to from a failed request. */
-function backFrom(request: FastifyRequest): { href: string; label: string; section?: Section } {
+function backFrom(request: FastifyRequest): { href: string; label: string; section: Section | undefined } {
   const path = request.url.split('?')[0] ?? '';
   const user = /^\/dashboard\/users\/([^/]+)/.exec(path);
   if (user && user[1] !== 'bulk') return { href: `/dashboard/users/${user[1]}`, label: 'Back to the user', section: 'users' };
   if (path.startsWith('/dashboard/tasks')) return { href: '/dashboard/tasks', label: 'Back to the tasks', section: 'tasks' };
   if (path.startsWith('/dashboard/app')) return { href: '/dashboard/app', label: 'Back to the app', section: 'app' };
   if (path.startsWith('/dashboard/users')) return { href: '/dashboard/users', label: 'Back to the users', section: 'users' };
-  return { href: '/dashboard/users', label: 'Go to the dashboard' };
+  return { href: '/dashboard/users', label: 'Go to the dashboard', section: undefined };
 }
 
 function renderFailure(request: FastifyRequest, reply: FastifyReply, status: number, message: string): FastifyReply {
   if (isHtmx(request)) return sendHtml(reply, errorFragment(message), status);
-  const back = request.dashboard ? backFrom(request) : { href: '/dashboard/sign-in', label: 'Sign in' };
-  return sendHtml(
-    reply,
-    errorPage({ status, message, session: request.dashboard ? pageSession(request) : undefined, back, section: 'section' in back ? back.section : undefined }),
-    status,
-  );
+  if (!request.dashboard) return sendHtml(reply, errorPage({ status, message, back: { href: '/dashboard/sign-in', label: 'Sign in' } }), status);
+  const back = backFrom(request);
+  return sendHtml(reply, errorPage({ status, message, session: pageSession(request), back, section: back.section }), status);
 }
 
 async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions) {

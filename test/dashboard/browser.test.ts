@@ -276,6 +276,14 @@ describe('the dashboard in a browser', () => {
     expect(dialogs).toEqual([]);
   });
 
+  it('shows a failure as the API\'s message on a page of its own', async () => {
+    await navigate(() => page.goto(`${server.baseUrl}/dashboard/users/nobody`));
+    expect(await alertText()).toBe('QueryUsers failed with error: "user "nobody" does not exist"');
+    await audit('error');
+    await navigate(() => page.getByRole('link', { name: 'Back to the users' }).click());
+    expect(path()).toBe('/dashboard/users');
+  });
+
   it('signs out, after which every page sends the browser to sign in', async () => {
     await navigate(() => page.getByRole('button', { name: 'Sign out' }).click());
     expect(path()).toBe('/dashboard/sign-in');
@@ -291,10 +299,10 @@ describe('the dashboard in a browser', () => {
   it('made no request to another host, logged no console error, and passed axe-core on every page', () => {
     expect(guarded.external).toEqual([]);
     // Chromium logs every document answered with an error status; these are the refusals the flows asked for (the
-    // wrong secret; invalid JSON, an unknown filter operator, a bad webhook URL). Nothing else was logged.
+    // wrong secret; invalid JSON, an unknown filter operator, a bad webhook URL; an unknown user). Nothing else was logged.
     const failed = (status: string) => `Failed to load resource: the server responded with a status of ${status}`;
-    expect(guarded.errors).toEqual([failed('401 (Unauthorized)'), failed('400 (Bad Request)'), failed('400 (Bad Request)'), failed('400 (Bad Request)')]);
-    expect([...audited.keys()].sort()).toEqual(['app', 'confirmation', 'sign-in', 'task', 'tasks', 'user', 'users']);
+    expect(guarded.errors).toEqual([failed('401 (Unauthorized)'), failed('400 (Bad Request)'), failed('400 (Bad Request)'), failed('400 (Bad Request)'), failed('404 (Not Found)')]);
+    expect([...audited.keys()].sort()).toEqual(['app', 'confirmation', 'error', 'sign-in', 'task', 'tasks', 'user', 'users']);
     expect([...audited.values()].flat()).toEqual([]);
   });
 });
