@@ -18,6 +18,8 @@ import { registerAuth } from './auth/hook.js';
 import type { ConnectLimits, HttpTimeouts, RateLimitConfig } from './config.js';
 import { registerConnect } from './connect/plugin.js';
 import { createServiceContext, type ServiceContext } from './context.js';
+import { registerDashboard } from './dashboard/plugin.js';
+import type { SignInLimit } from './dashboard/sign-in-limit.js';
 import type { Db } from './db/schema.js';
 import { exportDownloadRoutes } from './exports/routes.js';
 import { lifecycleSchemas } from './lifecycle/schemas.js';
@@ -68,6 +70,15 @@ export interface AppDeps {
   poolState?: () => { total: number; idle: number; waiting: number };
   /** Serve the API reference at /docs (default true). */
   docs?: boolean;
+  /** The operator dashboard at /dashboard (README "Dashboard"); absent: not served. */
+  dashboard?: {
+    /** Session lifetime; 8 hours by default. */
+    sessionMs?: number;
+    /** Failed sign-ins per client address and window; 10 in 15 minutes by default. */
+    signInLimit?: SignInLimit;
+    /** The clock of sessions and the sign-in limit (tests move it). */
+    now?: () => number;
+  };
 }
 
 declare module 'fastify' {
@@ -138,5 +149,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ? new Metrics({ db: deps.db, poolState: deps.poolState, connections: () => hub.size }) : undefined;
   app.decorate('metrics', metrics);
   if (metrics) registerMetrics(app, metrics, deps.metrics!);
+  if (deps.dashboard) await registerDashboard(app, { ctx, publicUrl: deps.publicUrl, ...deps.dashboard });
   return app;
 }

@@ -78,6 +78,7 @@ async function main() {
     // With a token /metrics asks for it; without one it is served only on a loopback address.
     metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
     poolState: database.poolState,
+    dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
   });
   const address = await app.listen({ port: config.port, host: config.host });
   // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
@@ -92,6 +93,7 @@ async function main() {
     process.exit(1);
   }
   if (wsListener) logger.info(`accepting WebSocket connections also on ws://${config.host}:${wsListener.address.port}/connect`);
+  if (config.dashboard.enabled) logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; DASHBOARD=off turns it off)`);
 
   const worker = new Worker({
     db: database.db,

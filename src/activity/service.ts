@@ -2,7 +2,7 @@
 // (guests count, anonymous callers never do).
 import type { Db } from '../db/schema.js';
 import { inputError } from '../http/errors.js';
-import { countActiveUsers, markActiveThisMonth, touchLastActive } from './store.js';
+import { countActiveUsers, countActiveUsersByMonth, markActiveThisMonth, touchLastActive } from './store.js';
 
 const ACTIVITY_INTERVAL_MS = 60_000;
 
@@ -32,4 +32,14 @@ const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 export async function monthlyActiveUsers(db: Db, month = new Date().toISOString().slice(0, 7)): Promise<{ month: string; active_users: number }> {
   if (!MONTH.test(month)) throw inputError('month must look like YYYY-MM');
   return { month, active_users: await countActiveUsers(db, `${month}-01`) };
+}
+
+/** Monthly active users of the last `months` calendar months (UTC), oldest first, the current month last. */
+export async function monthlyActiveUsersHistory(db: Db, months = 12, now = new Date()): Promise<Array<{ month: string; active_users: number }>> {
+  const list: string[] = [];
+  for (let back = months - 1; back >= 0; back -= 1) {
+    list.push(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - back, 1)).toISOString().slice(0, 7));
+  }
+  const counts = new Map((await countActiveUsersByMonth(db, `${list[0]}-01`)).map((row) => [row.month, row.n]));
+  return list.map((month) => ({ month, active_users: counts.get(month) ?? 0 }));
 }

@@ -19,3 +19,11 @@ export async function countActiveUsers(db: Db, firstDay: string): Promise<number
   const result = await sql<{ n: number }>`SELECT count(*)::int AS n FROM user_activity WHERE month = ${firstDay}::date`.execute(db);
   return result.rows[0]?.n ?? 0;
 }
+
+/** Distinct users active in each month from `firstDay` ('YYYY-MM-01') on, as {month: 'YYYY-MM', n}; months without any are absent. */
+export async function countActiveUsersByMonth(db: Db, firstDay: string): Promise<Array<{ month: string; n: number }>> {
+  const result = await sql<{ month: string; n: number }>`
+    SELECT to_char(month, 'YYYY-MM') AS month, count(*)::int AS n FROM user_activity
+    WHERE month >= ${firstDay}::date GROUP BY month ORDER BY month`.execute(db);
+  return result.rows;
+}

@@ -117,6 +117,11 @@ export class AppSettingsCache {
     return listen(APP_SETTINGS_CHANNEL, () => this.invalidate());
   }
 
+  /** Checks a change as update would, without writing it (the dashboard's review step); throws what update would. */
+  async check(patch: Record<string, unknown>): Promise<void> {
+    settingsChange(patch, await readSettings(this.db));
+  }
+
   async update(patch: Record<string, unknown>): Promise<void> {
     const change = settingsChange(patch, await readSettings(this.db));
     if (Object.keys(change).length === 0) return;

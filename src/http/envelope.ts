@@ -38,7 +38,8 @@ export interface ErrorEnvelope {
   unrecoverable?: boolean;
 }
 
-function toStreamError(error: FastifyError | StreamError | Error): StreamError {
+/** Any error a request raised as the StreamError it is answered with (the dashboard renders the same message). */
+export function toStreamError(error: FastifyError | StreamError | Error): StreamError {
   if (error instanceof StreamError) return error;
   const fe = error as FastifyError;
   if (fe.validation) {

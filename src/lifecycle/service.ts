@@ -287,3 +287,10 @@ export async function runDeleteUsersTask(ctx: ServiceContext, trx: Tx, payload: 
   }
   return Object.fromEntries(user_ids.map((id) => [id, { status: 'ok' }]));
 }
+
+/** Whether a user of this id was hard deleted (its tombstone tells, once the deletion removed the row). */
+export async function wasHardDeleted(ctx: ServiceContext, id: string): Promise<boolean> {
+  checkUserId(id);
+  const [hash] = await ctx.tombstones.hashes(ctx.db, [id]);
+  return (await findTombstones(ctx.db, [hash!])).size > 0;
+}

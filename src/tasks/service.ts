@@ -4,7 +4,7 @@ import type { Db, Micros } from '../db/schema.js';
 import { signedExportUrl } from '../exports/service.js';
 import { notFound } from '../http/errors.js';
 import { toJsonText } from '../lib/json.js';
-import { findTask, queueState, type TaskQueueState } from './store.js';
+import { findTask, listTaskSummaries, queueState, type TaskQueueState, type TaskRecord, type TaskSummary } from './store.js';
 
 /** How a path family writes a task: its date-times, and its stored result (JSON text whose dates are integer ns). */
 export interface TaskRepresentation {
@@ -45,3 +45,15 @@ export function taskQueueState(db: Db): Promise<TaskQueueState> {
   return queueState(db);
 }
 export type { TaskQueueState } from './store.js';
+
+/** Tasks for the operator's dashboard, newest first. */
+export function listTasks(ctx: ServiceContext, page: { limit: number; offset: number }): Promise<TaskSummary[]> {
+  return listTaskSummaries(ctx.db, page);
+}
+
+/** A task as stored (type, status, attempts, payload), for the operator's dashboard; 404 as GetTask answers it. */
+export async function getTaskRecord(ctx: ServiceContext, id: string): Promise<TaskRecord> {
+  const task = UUID.test(id) ? await findTask(ctx.db, id) : undefined;
+  if (!task) throw notFound(`task "${id}" does not exist`);
+  return task;
+}

@@ -29,6 +29,9 @@ export interface TaskRecord {
   error: { type: string; description: string } | null;
   created_at: Micros;
   updated_at: Micros;
+  /** Runs started so far, and the most it gets. */
+  attempts: number;
+  max_attempts: number;
 }
 
 /**
@@ -178,8 +181,9 @@ export async function releaseTask(db: Db, task: ClaimedTask): Promise<void> {
 }
 
 export async function findTask(db: Db, id: string): Promise<TaskRecord | undefined> {
+  // (attempts are read too, for the operator's dashboard; the API's answer leaves them out)
   const result = await sql<TaskRecord>`
-    SELECT id::text AS id, type, status, payload, result::text AS result_text, error, created_at, updated_at
+    SELECT id::text AS id, type, status, payload, result::text AS result_text, error, created_at, updated_at, attempts, max_attempts
     FROM tasks WHERE id = ${id}::uuid`.execute(db);
   return result.rows[0];
 }
@@ -201,4 +205,24 @@ export async function queueState(db: Db): Promise<TaskQueueState> {
     FROM tasks WHERE status IN ('pending', 'waiting', 'running')`.execute(db);
   const row = result.rows[0]!;
   return { byStatus: { pending: row.pending, waiting: row.waiting, running: row.running }, oldestPendingSeconds: row.oldest };
+}
+
+/** A task as the operator's list shows it. */
+export interface TaskSummary {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  attempts: number;
+  max_attempts: number;
+  created_at: Micros;
+  updated_at: Micros;
+}
+
+/** Tasks, newest first, a page at a time. */
+export async function listTaskSummaries(db: Db, page: { limit: number; offset: number }): Promise<TaskSummary[]> {
+  const result = await sql<TaskSummary>`
+    SELECT id::text AS id, type, status, attempts, max_attempts, created_at, updated_at
+    FROM tasks ORDER BY created_at DESC, id DESC
+    LIMIT ${page.limit} OFFSET ${page.offset}`.execute(db);
+  return result.rows;
 }

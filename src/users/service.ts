@@ -10,14 +10,14 @@ import type { ServiceContext } from '../context.js';
 import type { RawBuilder } from 'kysely';
 import type { Db, Micros, Tx } from '../db/schema.js';
 import { ErrorCode, StreamError, inputError, notAllowed, notFound } from '../http/errors.js';
-import { sameJson } from '../lib/json.js';
+import { isPlainObject, sameJson } from '../lib/json.js';
 import { checkDepth, type InputLimits } from '../limits.js';
 import { userUpdated } from '../webhooks/events.js';
 import { changesFor, splitDetails } from './connect-details.js';
 import type { UserRow } from './representation.js';
 import type { QueryUsersPayload, UpdateUserPartialRequest, UserRequest } from './schemas.js';
-import { deleteBlock, insertBlock, listBlocks } from './store/blocks.js';
-import { compileChanges } from './store/changes.js';
+import { deleteBlock, insertBlock, listBlockers, listBlocks } from './store/blocks.js';
+import { compileChanges, replaceCustom } from './store/changes.js';
 import { selectQueriedUsers, type QueryScope } from './store/query.js';
 import { findNameConflict, lockUsernames } from './store/usernames.js';
 import {
@@ -187,17 +187,32 @@ export async function updateUsersPartial(ctx: ServiceContext, caller: Caller, ch
   checkBatchSize(changes.length);
   requireSelf(caller, changes.map((change) => change.id), 'update');
   const compiled = changes.map((change) => compileChange(change, caller.kind !== 'server', ctx.limits));
-  const settings = await ctx.settings.get();
-  const mode = settings.enforce_unique_usernames;
   // Only a change of a name, or (per team) of teams, can make two users share a name.
   const touchesName = (change: UpdateUserPartialRequest) =>
     ['name', 'teams'].some((key) => (change.set && Object.hasOwn(change.set, key)) || change.unset?.includes(key));
-  const checked = new Set(changes.filter(touchesName).map((change) => change.id));
-  return ctx.db.transaction().execute(async (trx) => {
+  const named = changes.filter(touchesName).map((change) => ({ id: change.id, name: change.set?.name as string | undefined }));
+  return writeChanges(ctx, compiled, named);
+}
+
+/**
+ * Applies compiled changes in one transaction, in order, with the rules every partial update is held to: unique
+ * usernames for the users in `named` (each with the name it is given, undefined: the one it has), and user.updated
+ * events for the changes that changed something.
+ */
+async function writeChanges(
+  ctx: ServiceContext,
+  compiled: CompiledChange[],
+  named: Array<{ id: string; name: string | undefined }>,
+  options: { dryRun?: boolean } = {},
+): Promise<UserRow[]> {
+  const settings = await ctx.settings.get();
+  const mode = settings.enforce_unique_usernames;
+  const checked = new Set(named.map((change) => change.id));
+  const written = ctx.db.transaction().execute(async (trx) => {
     if (mode !== 'no' && checked.size > 0) {
       // The name each checked user will have: the one sent, else (a change of teams) the one it has.
       const stored = new Map((await findUsersByIds(trx, [...checked])).map((row) => [row.id, row.name]));
-      await lockUsernames(trx, changes.filter(touchesName).map((change) => (change.set?.name as string | undefined) ?? stored.get(change.id)));
+      await lockUsernames(trx, named.map((change) => change.name ?? stored.get(change.id)));
     }
     // With webhooks taking user.updated, each user's state before the request tells which changes changed something.
     const wanted = await ctx.events.wanted(trx, 'user.updated');
@@ -213,8 +228,60 @@ export async function updateUsersPartial(ctx: ServiceContext, caller: Caller, ch
     }
     await checkUniqueUsernames(trx, mode, rows.filter((row) => checked.has(row.id)));
     await ctx.events.record(trx, changed.map(userUpdated));
+    // A dry run has passed every check: it is rolled back, and answers what it would have written.
+    if (options.dryRun) throw new DryRun(rows);
     return rows;
   });
+  return options.dryRun ? written.catch((error: unknown) => {
+    if (error instanceof DryRun) return error.rows;
+    throw error;
+  }) : written;
+}
+
+/** Ends a dry run's transaction (rolling it back) with the rows it would have written. */
+class DryRun extends Error {
+  constructor(readonly rows: UserRow[]) {
+    super('dry run');
+  }
+}
+
+/** What the operator's dashboard edits of a user: its name (null: none), role, and custom data as a whole. */
+export interface OperatorEdit {
+  name: string | null;
+  role: string;
+  custom: Record<string, unknown>;
+}
+
+/**
+ * The dashboard's edit of one user, server-side: a partial update of name and role, with the custom data replaced as
+ * a whole (keys left out are removed), held to the rules of a partial update (deactivated and deleted users, depth,
+ * size, unique usernames) and sending user.updated when it changes something. A dry run checks all of it, writes
+ * nothing, and answers the user as the edit would leave it (the dashboard's review step).
+ */
+export async function editUser(ctx: ServiceContext, id: string, edit: OperatorEdit, options: { dryRun?: boolean } = {}): Promise<UserRow> {
+  checkUserId(id);
+  if (!isPlainObject(edit.custom)) throw inputError('field "custom" must be an object');
+  checkDepth(edit.custom, ctx.limits.customDepth, `custom data of user "${id}"`);
+  const change = { id, set: { name: edit.name, role: edit.role } };
+  const compiled: CompiledChange = {
+    id,
+    assignments: [...compileChanges(change, { userOnly: false, limits: ctx.limits }), replaceCustom(edit.custom)],
+  };
+  const [row] = await writeChanges(ctx, [compiled], [{ id, name: edit.name ?? undefined }], options);
+  return row!;
+}
+
+/** A user as the operator sees it: deleted ones too, with who blocks it. Undefined when no row holds the id. */
+export async function findUserAsOperator(ctx: ServiceContext, id: string): Promise<{ user: UserRow; blockedBy: string[] } | undefined> {
+  checkUserId(id);
+  const [user] = await findUsersByIds(ctx.db, [id]);
+  if (!user) return undefined;
+  return { user, blockedBy: await listBlockers(ctx.db, id) };
+}
+
+/** The operator's query: the filter language and paging as queryUsers has them, deactivated users always and deleted ones on request. */
+export async function queryUsersAsOperator(ctx: ServiceContext, payload: QueryUsersPayload, options: { includeDeleted: boolean }): Promise<UserRow[]> {
+  return selectQueriedUsers(ctx.db, { ...payload, include_deactivated_users: true }, { includeDeleted: options.includeDeleted }, ctx.limits);
 }
 
 // --- query -------------------------------------------------------------------------------------------------------------

@@ -79,6 +79,34 @@ export function envelopeProblems(response: Observed): string[] {
   return problems;
 }
 
+const ENTITIES: Record<string, string> = { '&quot;': '"', '&#39;': "'", '&lt;': '<', '&gt;': '>', '&#96;': '`', '&amp;': '&' };
+
+/**
+ * The problems with a 4xx answer of the dashboard: an HTML page (or, for htmx, a fragment) whose alert gives the
+ * API's message, `<Operation> failed with error: "…"`, free of internal error text. Refusals made before the
+ * dashboard sees the request (a URL the router cannot take) are the API's envelope, which is fine too.
+ */
+export function dashboardRefusalProblems(response: Observed): string[] {
+  const type = String(response.headers['content-type'] ?? '');
+  if (type.startsWith('application/json')) return envelopeProblems(response);
+  if (!type.startsWith('text/html')) return [`content-type is ${JSON.stringify(type)}, neither an HTML page nor the API's envelope`];
+  const alert = /<div class="alert error" role="alert" id="error"><p>([\s\S]*?)<\/p><\/div>/.exec(response.body)?.[1];
+  if (alert === undefined) return ['the page has no alert with the message'];
+  const message = alert.replace(/&(quot|#39|lt|gt|#96|amp);/g, (entity) => ENTITIES[entity]!);
+  const problems: string[] = [];
+  if (!/^\w+ failed with error: ".*"$/s.test(message)) problems.push(`the message ${JSON.stringify(abbreviate(message, 200))} is not "<Operation> failed with error: \\"…\\""`);
+  const leak = INTERNAL_DETAIL.find((pattern) => pattern.test(message));
+  if (leak) problems.push(`the message echoes an internal error (${leak})`);
+  if (/<script(?! src="\/dashboard\/assets\/htmx\.min\.js")/i.test(response.body)) problems.push('the page has a script of its own');
+  return problems;
+}
+
+/** The problems with a dashboard redirect: it goes to a dashboard page of this server, never elsewhere. */
+export function dashboardRedirectProblems(response: Observed): string[] {
+  const location = String(response.headers.location ?? '');
+  return /^\/dashboard(\/[^/\\]|$|\?)/.test(location) ? [] : [`redirects to ${JSON.stringify(abbreviate(location, 200))}, not a page of the dashboard`];
+}
+
 /** Stream's filter operators; any other `$` key, at any depth of a filter, must get the request refused. */
 const FILTER_OPERATORS = new Set(['$and', '$or', '$nor', '$eq', '$ne', '$in', '$nin', '$gt', '$gte', '$lt', '$lte', '$exists', '$autocomplete', '$contains', '$q']);
 
@@ -106,13 +134,21 @@ function parseJson(text: string): unknown {
 
 /**
  * Why `request` must be refused whatever else it holds, or undefined. One class of input only: a filter with an
- * unknown `$` operator at any depth (in QueryUsers' `payload` parameter, or a body's filter_conditions).
+ * unknown `$` operator at any depth (in QueryUsers' `payload` parameter, a body's filter_conditions, or the dashboard's
+ * filter box).
  */
 export function mustBeRefused(request: FuzzRequest): string | undefined {
   const documents: unknown[] = [];
-  const query = request.url.split('?')[1];
-  if (query) for (const [key, value] of new URLSearchParams(query)) if (key === 'payload') documents.push(parseJson(value));
-  if (typeof request.body === 'string') documents.push(parseJson(request.body));
+  const [path, query] = request.url.split('?');
+  const dashboard = /^\/dashboard(\/|$)/.test(path ?? '');
+  if (query) {
+    for (const [key, value] of new URLSearchParams(query)) {
+      if (key === 'payload' && !dashboard) documents.push(parseJson(value));
+      // The dashboard's raw filter box holds filter_conditions itself.
+      if (key === 'filter' && request.method === 'GET' && /^\/dashboard\/users\/?$/.test(path ?? '')) documents.push({ filter_conditions: parseJson(value) });
+    }
+  }
+  if (typeof request.body === 'string' && !dashboard) documents.push(parseJson(request.body));
   for (const document of documents) {
     if (!document || typeof document !== 'object' || !Object.hasOwn(document, 'filter_conditions')) continue;
     const found = unknownOperator((document as { filter_conditions: unknown }).filter_conditions);

@@ -4,10 +4,11 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { buildApp } from '../../src/app.js';
+import { ROUTE_SCHEMAS } from '../../src/dashboard/forms.js';
 import { credentialsOf } from '../../src/auth/core.js';
 import { resolveCredentials } from '../../src/auth/credentials.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { describeRoutes, type DescribedRoute, type OpenapiDocument } from '../helpers/routes.js';
+import { describeRoutes, type DescribedRoute, type JsonSchema, type OpenapiDocument } from '../helpers/routes.js';
 import { API_KEY, API_SECRET, serverToken } from '../helpers/server.js';
 
 /** The seeded world: generators draw ids from it so that requests reach existing rows, not only 404s. */
@@ -69,6 +70,8 @@ export class FuzzEnvironment {
   cases = 0;
   /** Set once the database stopped answering: the report of the case that broke it. */
   deadSince: string | undefined;
+  /** The dashboard operator's session, signed in afresh by every reset. */
+  operator: { cookie: string; csrf: string } | undefined;
 
   private constructor(public database: TestDatabase, private readonly rateLimitMultiplier: number) {}
 
@@ -100,7 +103,12 @@ export class FuzzEnvironment {
       await specApp.close();
     }
     this.app = await this.buildFuzzApp();
-    return describeRoutes(this.app, document);
+    // The dashboard's HTML form routes are not in the document: their own schemas shape their forms.
+    const plain = (schema: unknown) => (schema === undefined ? undefined : (JSON.parse(JSON.stringify(schema)) as JsonSchema));
+    return describeRoutes(this.app, document).map((route) => {
+      const schemas = route.path.startsWith('/dashboard') ? ROUTE_SCHEMAS[`${route.method} ${route.path.slice('/dashboard'.length) || '/'}`] : undefined;
+      return schemas ? { ...route, form: { querystring: plain(schemas.querystring), body: plain(schemas.body) } } : route;
+    });
   }
 
   private async buildFuzzApp(): Promise<FastifyInstance> {
@@ -112,6 +120,8 @@ export class FuzzEnvironment {
       rateLimit: { multiplier: this.rateLimitMultiplier, overrides: {}, addressPerMinute: 1_000_000_000 },
       // Served as in production with a token; the fuzz callers never have it.
       metrics: { token: 'fuzz-metrics-token-never-sent' },
+      // The dashboard, with its sign-in limit out of reach likewise.
+      dashboard: { signInLimit: { failures: 1_000_000_000, windowMs: 60_000 } },
     });
     await app.ready();
     return app;
@@ -137,7 +147,24 @@ export class FuzzEnvironment {
       event_hooks: [],
     });
     this.world = await this.seed();
+    this.operator = await this.signIn();
     this.lastDump = await this.dump();
+  }
+
+  /** Signs in to the dashboard as its operator: the session cookie, and the CSRF token its pages carry. */
+  private async signIn(): Promise<{ cookie: string; csrf: string }> {
+    const response = await this.app.inject({
+      method: 'POST',
+      url: '/dashboard/sign-in',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ api_key: API_KEY, api_secret: API_SECRET }).toString(),
+    });
+    if (response.statusCode !== 303) throw new Error(`signing in to the dashboard answered ${response.statusCode}: ${response.body}`);
+    const cookie = String(response.headers['set-cookie']).split(';')[0]!;
+    const page = await this.app.inject({ method: 'GET', url: '/dashboard/users', headers: { cookie } });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
+    if (!csrf) throw new Error(`the dashboard's users page has no CSRF token: ${page.statusCode}`);
+    return { cookie, csrf };
   }
 
   /** After the database died (the embedded one can be broken by a request): a new database, app and world. */

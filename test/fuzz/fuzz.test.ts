@@ -1,4 +1,5 @@
-// Property-based fuzzing of every route the app serves, for server, user and anonymous callers (see README.md,
+// Property-based fuzzing of every route the app serves, for server, user and anonymous callers, and the dashboard's
+// routes also for its signed-in operator (see README.md,
 // "Fuzzing"). For every request: never a 5xx, the database still answers, no built-in prototype polluted, and a token
 // without the server claim still refused afterwards. For every refused request: Stream's error envelope with
 // StatusCode = the HTTP status, no internal error text in it, and the state tables exactly as before. And a filter
@@ -16,11 +17,13 @@ import { FuzzEnvironment, type World } from './environment.js';
 import { authStillRefused, FuzzViolation, runCase, type FuzzProperty } from './run.js';
 
 const CALLERS: CallerKind[] = ['server', 'user', 'anonymous'];
+/** The dashboard's routes are also called by a signed-in operator (its session cookie and CSRF token). */
+const callersOf = (path: string): CallerKind[] => (/^\/dashboard(\/|$)/.test(path) ? [...CALLERS, 'operator'] : CALLERS);
 
 const config = readConfig();
 const env = await FuzzEnvironment.create();
 
-const allProperties = env.routes.flatMap((route) => CALLERS.map((caller) => ({ route, caller, name: `${caller} ${route.method} ${route.path}` })));
+const allProperties = env.routes.flatMap((route) => callersOf(route.path).map((caller) => ({ route, caller, name: `${caller} ${route.method} ${route.path}` })));
 // FUZZ_ONLY names one property exactly (as a replay command does), or else selects those whose name contains it.
 const exact = allProperties.filter((property) => property.name === config.only);
 const properties = exact.length > 0 ? exact : allProperties.filter((property) => !config.only || property.name.includes(config.only));
@@ -38,6 +41,7 @@ function seedsOf(world: World): Seeds {
     userIds: [...world.active, world.deactivated, world.deleted, world.missing],
     taskIds: world.taskIds,
     teams: ['red', 'blue', 'green'],
+    operator: env.operator,
   };
 }
 
@@ -64,7 +68,9 @@ describe(`fuzz (${env.database.backend})`, () => {
   it('fuzzes every route the app serves', () => {
     const all = servedRoutes(env.app);
     const served = all.filter((route) => !(route.startsWith('HEAD ') && all.includes(route.replace(/^HEAD /, 'GET '))));
-    expect(allProperties.map((p) => p.name).sort()).toEqual(served.flatMap((route) => CALLERS.map((caller) => `${caller} ${route}`)).sort());
+    expect(allProperties.map((p) => p.name).sort()).toEqual(served.flatMap((route) => callersOf(route.split(' ')[1]!).map((caller) => `${caller} ${route}`)).sort());
+    // The dashboard is served, and fuzzed with its operator too.
+    expect(allProperties.filter((p) => p.caller === 'operator').length).toBeGreaterThan(20);
     // The OpenAPI document describes the app's routes; a route it misses would still be fuzzed, with generic inputs.
     expect(env.routes.filter((route) => route.operation).length).toBeGreaterThan(0);
   });

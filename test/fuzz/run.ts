@@ -1,7 +1,17 @@
 // One fuzz case: send the request, then check every invariant. Throws a FuzzViolation describing the case when one
 // fails (or records it, in collecting mode).
 import type { CallerKind, FuzzRequest } from './arbitraries/requests.js';
-import { abbreviate, describeCase, dumpDifference, envelopeProblems, mustBeRefused, pollutedPrototypes, type Observed } from './checks.js';
+import {
+  abbreviate,
+  dashboardRedirectProblems,
+  dashboardRefusalProblems,
+  describeCase,
+  dumpDifference,
+  envelopeProblems,
+  mustBeRefused,
+  pollutedPrototypes,
+  type Observed,
+} from './checks.js';
 import type { FuzzEnvironment } from './environment.js';
 import { API_KEY, signToken } from '../helpers/server.js';
 
@@ -67,11 +77,16 @@ export async function runCase(env: FuzzEnvironment, property: FuzzProperty, requ
   }
 
   if (response) {
-    const refusal = response.status < 400 ? mustBeRefused(request) : undefined;
+    const dashboard = /^\/dashboard(\/|\?|$)/.test(request.url);
+    // A dashboard page that redirects (to sign in, or after an action) accepted nothing it should have refused.
+    const refusal = response.status < 300 || (response.status < 400 && !dashboard) ? mustBeRefused(request) : undefined;
     if (refusal) problems.push(`accepted (${response.status}), yet ${refusal}`);
     if (response.status >= 500) problems.push(`answered ${response.status}: a server error`);
-    else if (response.status >= 400) {
-      problems.push(...envelopeProblems(response).map((p) => `refused with a broken envelope: ${p}`));
+    else if (response.status >= 300 && response.status < 400 && dashboard) {
+      problems.push(...dashboardRedirectProblems(response));
+    } else if (response.status >= 400) {
+      const broken = dashboard ? dashboardRefusalProblems(response) : envelopeProblems(response);
+      problems.push(...broken.map((p) => `refused with a broken ${dashboard ? 'page' : 'envelope'}: ${p}`));
       if (after !== undefined && after !== before) problems.push(`refused (${response.status}), yet the database changed:\n${dumpDifference(before, after)}`);
     }
   }

@@ -48,6 +48,8 @@ export interface DescribedRoute {
     parameters: RouteParameter[];
     body?: JsonSchema;
   };
+  /** An HTML form route (the dashboard's, left out of the document): the schemas of its query string and form body. */
+  form?: { querystring?: JsonSchema; body?: JsonSchema };
 }
 
 type OpenapiOperation = {

@@ -29,3 +29,15 @@ export async function listBlocks(db: Db, userId: string): Promise<Array<{ blocke
     .orderBy('blocked_user_id')
     .execute();
 }
+
+/** The users who block `userId`, oldest block first. */
+export async function listBlockers(db: Db, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('user_blocks')
+    .select('user_id')
+    .where('blocked_user_id', '=', userId)
+    .orderBy('created_at')
+    .orderBy('user_id')
+    .execute();
+  return rows.map((row) => row.user_id);
+}

@@ -212,3 +212,8 @@ export function compileChanges(
   }
   return [...expressions].map(([column, expression]) => sql`${sql.ref(column)} = ${expression}`);
 }
+
+/** The SET item that replaces a user's custom data as a whole (the dashboard's edit); the value is checked by the caller. */
+export function replaceCustom(custom: Record<string, unknown>): RawBuilder<unknown> {
+  return sql`custom = ${JSON.stringify(custom)}::jsonb`;
+}

@@ -13,6 +13,8 @@ const DEFAULT_LIMIT = 30;
 export interface QueryScope {
   /** A client-side query in a multi-tenant app: users sharing a team with the caller, and the caller. */
   teamsOf?: { userId: string; teams: readonly string[] };
+  /** The operator's dashboard: deleted users are listed too (soft-deleted and pruned ones, until a task removes them). */
+  includeDeleted?: boolean;
 }
 
 /** The scope as SQL, the same condition wherever a caller's team scope applies. */
@@ -26,7 +28,7 @@ function scopeCondition(scope: QueryScope): RawBuilder<boolean> | undefined {
 
 /** The SELECT statement of a query, built without running it (queryUsers runs it; tests EXPLAIN it). */
 export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope = {}, limits: InputLimits = DEFAULT_LIMITS): RawBuilder<UserRow> {
-  const conditions: RawBuilder<unknown>[] = [sql`users.deleted_at IS NULL`];
+  const conditions: RawBuilder<unknown>[] = scope.includeDeleted ? [] : [sql`users.deleted_at IS NULL`];
   if (!payload.include_deactivated_users) conditions.push(sql`users.deactivated_at IS NULL`);
   conditions.push(sql`(${compileFilter(payload.filter_conditions ?? {}, limits)})`);
   const scoped = scopeCondition(scope);

@@ -1,15 +1,16 @@
 // Whole requests for one route and one kind of caller: path parameters, query string, body and its encoding,
 // headers and cookies. Routes the OpenAPI document describes get schema-shaped inputs (valid ones included, so that
 // accepted paths run too) besides the generic ones; routes it does not describe (an HTML dashboard, say) get the
-// generic ones only: random query strings, JSON and form-encoded bodies, random cookies.
+// generic ones only: random query strings, JSON and form-encoded bodies, random cookies. HTML form routes (the
+// dashboard's) also get forms shaped by their own schemas, and a fourth caller: a signed-in operator.
 import fc from 'fast-check';
-import type { DescribedRoute, RouteParameter } from '../../helpers/routes.js';
+import type { DescribedRoute, JsonSchema, RouteParameter } from '../../helpers/routes.js';
 import { API_KEY, signToken } from '../../helpers/server.js';
 import { fromSchema, type Strength } from './schema.js';
-import type { Seeds } from './stream.js';
+import { customData, dateTime, filterConditions, type Seeds } from './stream.js';
 import { asText, hostileKey, hostileString, hostileValue, idLike, toJsonText } from './values.js';
 
-export type CallerKind = 'server' | 'user' | 'anonymous';
+export type CallerKind = 'server' | 'user' | 'anonymous' | 'operator';
 
 export interface FuzzRequest {
   method: string;
@@ -83,6 +84,8 @@ const ISSUED_AT = Math.floor(Date.now() / 1000) - 60;
 interface Auth {
   label: string;
   headers: Record<string, string>;
+  /** A CSRF token the request carries in its form body (`_csrf`), when it has one. */
+  formCsrf?: string;
 }
 
 function jwtAuth(label: string, token: string): Auth {
@@ -104,6 +107,18 @@ function authFor(caller: CallerKind, seeds: Seeds): fc.Arbitrary<Auth> {
         { label: 'anonymous', headers: { 'stream-auth-type': 'anonymous' } },
         { label: 'anonymous (auth type "Anonymous", stray Authorization)', headers: { 'stream-auth-type': 'Anonymous', authorization: 'garbage' } },
       );
+    case 'operator': {
+      // The dashboard's signed-in operator: the session cookie, and the CSRF token in htmx's header, in the form, or
+      // missing or wrong (refused, with nothing changed).
+      if (!seeds.operator) throw new Error('the operator caller needs a signed-in session (seeds.operator)');
+      const { cookie, csrf } = seeds.operator;
+      return fc.oneof(
+        { weight: 8, arbitrary: fc.constant<Auth>({ label: 'operator (session, CSRF header)', headers: { cookie, 'x-csrf-token': csrf } }) },
+        { weight: 3, arbitrary: fc.constant<Auth>({ label: 'operator (session, CSRF in the form)', headers: { cookie }, formCsrf: csrf }) },
+        { weight: 1, arbitrary: fc.constant<Auth>({ label: 'operator without a CSRF token', headers: { cookie } }) },
+        { weight: 1, arbitrary: fc.constant<Auth>({ label: "operator with another session's CSRF token", headers: { cookie, 'x-csrf-token': `${csrf.slice(1)}A` } }) },
+      );
+    }
     case 'user': {
       const [own, ...others] = seeds.userIds;
       const token = (userId: string, iat = true) => signToken(iat ? { user_id: userId, iat: ISSUED_AT } : { user_id: userId });
@@ -248,7 +263,79 @@ function genericBody(seeds: Seeds): fc.Arbitrary<Body> {
   );
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// HTML forms (routes with `form` schemas): every field a string, or a list of them for a field sent more than once
+// ---------------------------------------------------------------------------------------------------------------
+
+type FormFields = Record<string, string | string[]>;
+
+/** A value for one form field: by its name where it holds JSON or ids, else from its schema, as text. */
+function formField(name: string, schema: JsonSchema, seeds: Seeds, hostile: boolean): fc.Arbitrary<string | string[]> {
+  const orHostile = (plausible: fc.Arbitrary<string | string[]>) => (hostile ? fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 1, arbitrary: hostileString() }) : plausible);
+  switch (name) {
+    case 'custom':
+      return orHostile(fc.oneof({ weight: 4, arbitrary: customData(seeds, hostile).map(toJsonText) }, { weight: 1, arbitrary: malformedJson(customData(seeds, false)) }));
+    case 'filter':
+      return orHostile(fc.oneof({ weight: 4, arbitrary: filterConditions(seeds, hostile).map(toJsonText) }, { weight: 1, arbitrary: fc.constant('') }, { weight: 1, arbitrary: malformedJson(filterConditions(seeds, false)) }));
+    case 'event_hooks':
+      return orHostile(fc.oneof(fc.constantFrom('[]', '', '[{"webhook_url": "http://127.0.0.1:9/hook"}]', '[{"hook_type": "sqs", "x": 1}]'), hostileValue(seeds.userIds).map(toJsonText)));
+    case 'user_ids':
+      return fc.oneof(idLike(seeds.userIds, hostile), fc.array(idLike(seeds.userIds, hostile), { minLength: 1, maxLength: 4 }));
+    case 'value':
+      return orHostile(fc.oneof(fc.jsonValue({ maxDepth: 1 }).map(toJsonText), fc.constantFrom('red', 'blue', '42', '')));
+    case 'revoke_tokens_issued_before':
+      return orHostile(fc.oneof(fc.constant(''), dateTime(hostile).map(asText)));
+    case 'webhook_url':
+      return orHostile(fc.constantFrom('', 'http://127.0.0.1:9/fuzz-hook', 'ftp://example.com', 'not a url'));
+    case 'webhook_events':
+      return orHostile(fc.constantFrom('', 'user.updated', 'user.updated, user.deleted'));
+    case 'enforce_unique_usernames':
+      return orHostile(fc.constantFrom('no', 'app', 'team'));
+    case 'guest_user_creation_disabled':
+    case 'multi_tenant_enabled':
+    case 'deleted':
+      return orHostile(fc.constantFrom('on', ''));
+  }
+  if (/(^|_)id$/.test(name)) return orHostile(idLike(seeds.userIds, hostile));
+  if (name === 'page') return orHostile(fc.oneof(fc.integer({ min: 1, max: 45 }).map(String), fc.constantFrom('0', '-1', '1.5', '99999')));
+  return orHostile(fromSchema(schema, name, seeds, 'valid').map((value) => (Array.isArray(value) ? value.map(asText) : asText(value))));
+}
+
+/** A form for a schema: its fields (optional ones now and then), and when hostile, odd extra fields. */
+function formFor(schema: JsonSchema, seeds: Seeds, hostile: boolean): fc.Arbitrary<FormFields> {
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((schema.required ?? []) as string[]);
+  const model: Record<string, fc.Arbitrary<string | string[]>> = {};
+  for (const [name, fieldSchema] of Object.entries(properties)) if (name !== '_csrf') model[name] = formField(name, fieldSchema, seeds, hostile);
+  const known = fc.record(model, { requiredKeys: [...required].filter((key) => key in model) }) as fc.Arbitrary<FormFields>;
+  const extra = hostile ? fc.dictionary(fc.oneof(hostileKey(), fc.constantFrom('__proto__', 'constructor', '_csrf')), hostileString(), { maxKeys: 2 }) : fc.constant({});
+  return fc.tuple(known, extra).map(([fields, more]) => Object.fromEntries([...Object.entries(more), ...Object.entries(fields)]) as FormFields);
+}
+
+/** `a=1&b=2&b=3`: a form as a browser posts it. */
+function encodeForm(fields: FormFields): string {
+  return Object.entries(fields)
+    .flatMap(([key, value]) => (Array.isArray(value) ? value : [value]).map((item) => `${percentEncode(key)}=${percentEncode(item)}`))
+    .join('&');
+}
+
+function formBodies(schema: JsonSchema, seeds: Seeds): fc.Arbitrary<Body> {
+  const type = fc.constantFrom('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=UTF-8');
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.tuple(formFor(schema, seeds, false), type).map(([fields, contentType]): Body => ({ shape: 'schema-valid form', contentType, payload: encodeForm(fields) })) },
+    { weight: 2, arbitrary: fc.tuple(formFor(schema, seeds, true), type).map(([fields, contentType]): Body => ({ shape: 'schema-shaped form with hostile parts', contentType, payload: encodeForm(fields) })) },
+    { weight: 1, arbitrary: jsonBody('the form as JSON', formFor(schema, seeds, false)) },
+  );
+}
+
+function formQuery(schema: JsonSchema, seeds: Seeds): fc.Arbitrary<QueryEntry[]> {
+  return fc.oneof(formFor(schema, seeds, false), formFor(schema, seeds, true)).map((fields) =>
+    Object.entries(fields).flatMap(([key, value]) => (Array.isArray(value) ? value : [value]).map((item): QueryEntry => [key, item])),
+  );
+}
+
 function bodyFor(route: DescribedRoute, seeds: Seeds): fc.Arbitrary<Body> {
+  if (route.form?.body) return fc.oneof({ weight: 4, arbitrary: formBodies(route.form.body, seeds) }, { weight: 1, arbitrary: genericBody(seeds) });
   const schema = route.operation?.body;
   const hasBody = ['POST', 'PATCH', 'PUT'].includes(route.method);
   if (!schema) {
@@ -280,6 +367,7 @@ function bodyFor(route: DescribedRoute, seeds: Seeds): fc.Arbitrary<Body> {
 function pathParameter(name: string, seeds: Seeds): fc.Arbitrary<string> {
   switch (name) {
     case 'id':
+    case 'task_id':
       return fc.oneof({ weight: 3, arbitrary: idLike(seeds.taskIds) }, { weight: 1, arbitrary: fc.uuid() }, { weight: 1, arbitrary: idLike(seeds.userIds) });
     case 'file':
       return fc.oneof(
@@ -319,22 +407,31 @@ function extraHeaders(seeds: Seeds): fc.Arbitrary<Record<string, string>> {
 
 /** Requests for `route` from `caller`. */
 export function requestArbitrary(route: DescribedRoute, caller: CallerKind, seeds: Seeds): fc.Arbitrary<FuzzRequest> {
-  const described = route.operation ? describedQuery(route.operation.parameters, seeds) : fc.constant<QueryEntry[]>([]);
+  const described = route.operation
+    ? describedQuery(route.operation.parameters, seeds)
+    : route.form?.querystring
+      ? fc.oneof({ weight: 3, arbitrary: formQuery(route.form.querystring, seeds) }, { weight: 1, arbitrary: fc.constant<QueryEntry[]>([]) })
+      : fc.constant<QueryEntry[]>([]);
   const entries = fc
-    .tuple(apiKey(), described, fc.oneof({ weight: route.operation ? 4 : 1, arbitrary: fc.constant<QueryEntry[]>([]) }, { weight: 1, arbitrary: genericQuery(seeds) }))
+    .tuple(apiKey(), described, fc.oneof({ weight: route.operation || route.form ? 4 : 1, arbitrary: fc.constant<QueryEntry[]>([]) }, { weight: 1, arbitrary: genericQuery(seeds) }))
     .map(([key, known, generic]) => [...key, ...known, ...generic]);
   return fc
     .tuple(pathFor(route, seeds), queryString(entries), bodyFor(route, seeds), authFor(caller, seeds), extraHeaders(seeds))
     .map(([path, query, body, auth, extra]) => {
       const headers: Record<string, string> = { ...extra, ...auth.headers };
       if (body.contentType !== undefined) headers['content-type'] = body.contentType;
+      // The operator's CSRF token in the form itself, as a browser's form sends it.
+      let payload = body.payload;
+      if (auth.formCsrf && typeof payload === 'string' && body.contentType?.startsWith('application/x-www-form-urlencoded')) {
+        payload = `${payload ? `${payload}&` : ''}_csrf=${percentEncode(auth.formCsrf)}`;
+      }
       // A stray auth-type header from `extra` wins over the caller's: a doubled header is a case of its own.
       if (extra['stream-auth-type']) headers['stream-auth-type'] = extra['stream-auth-type'];
       return {
         method: route.method,
         url: deliverable(query ? `${path}?${query}` : path),
         headers,
-        body: body.payload,
+        body: payload,
         caller: auth.label,
         shape: body.shape,
       };

@@ -10,6 +10,8 @@ export interface Seeds {
   userIds: readonly string[];
   taskIds: readonly string[];
   teams: readonly string[];
+  /** A signed-in dashboard operator: its session cookie and CSRF token. */
+  operator?: { cookie: string; csrf: string };
 }
 
 const FIELDS = ['id', 'name', 'role', 'language', 'teams', 'banned', 'shadow_banned', 'bypass_moderation', 'created_at', 'updated_at', 'last_active', 'username', 'email', 'color', 'nested.level', 'book'];
