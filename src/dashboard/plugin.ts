@@ -27,13 +27,13 @@ import {
   csrfToken,
   dashboardKeys,
   sessionCookieOf,
-  SignedOutSessions,
   verifySession,
   type CookieOptions,
   type DashboardKeys,
   type Session,
 } from './session.js';
 import { DEFAULT_SIGN_IN_LIMIT, SignInLimiter, type SignInLimit } from './sign-in-limit.js';
+import { SignedOutSessions } from './service.js';
 import { errorFragment, errorPage } from './views/error.js';
 import type { PageSession, Section } from './views/layout.js';
 
@@ -165,7 +165,7 @@ async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions) 
     sessionMs: options.sessionMs ?? 8 * 3_600_000,
     cookie,
     limiter: new SignInLimiter(options.signInLimit ?? DEFAULT_SIGN_IN_LIMIT, now),
-    signedOut: new SignedOutSessions(),
+    signedOut: new SignedOutSessions(ctx.db, now),
     baseUrl: (request) => options.publicUrl ?? `${request.protocol}://${request.host}`,
     route(method, url, routeOptions, handler) {
       const schemas = ROUTE_SCHEMAS[`${method} ${url}`];
@@ -202,7 +202,7 @@ async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions) 
 
     const value = sessionCookieOf(request.headers.cookie);
     const session = value ? await verifySession(keys(), value, now()) : undefined;
-    if (session && !dashboard.signedOut.has(session)) request.dashboard = { session, csrf: csrfToken(keys(), session) };
+    if (session && !(await dashboard.signedOut.has(session))) request.dashboard = { session, csrf: csrfToken(keys(), session) };
     if (request.routeOptions.config?.dashboardPublic || request.dashboard) return;
 
     // No session: pages send the browser to sign in; anything else (a form, an htmx request) is refused.

@@ -115,28 +115,3 @@ export function clearedSessionCookie(options: CookieOptions): string {
   return `${SESSION_COOKIE}=; Path=/dashboard; Max-Age=0; HttpOnly; SameSite=Strict${options.secure ? '; Secure' : ''}`;
 }
 
-/**
- * Sessions signed out before they expired, refused by this process until then. (A session is a signed token: with
- * several server processes, another one accepts a signed-out cookie that someone kept until it expires.)
- */
-export class SignedOutSessions {
-  private readonly ended = new Map<string, number>();
-
-  end(session: Session): void {
-    if (this.ended.size >= 10_000) this.prune(Date.now() / 1000);
-    this.ended.set(session.sid, session.expiresAt);
-  }
-
-  has(session: Session): boolean {
-    return this.ended.has(session.sid);
-  }
-
-  private prune(nowSeconds: number): void {
-    for (const [sid, expiresAt] of this.ended) if (expiresAt < nowSeconds) this.ended.delete(sid);
-    // Still full of live ones: the oldest go (their cookies were deleted by sign-out anyway).
-    for (const sid of this.ended.keys()) {
-      if (this.ended.size < 10_000) break;
-      this.ended.delete(sid);
-    }
-  }
-}

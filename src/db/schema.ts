@@ -133,7 +133,14 @@ export interface RateLimitCountersTable {
   count: number;
 }
 
+/** Dashboard sessions signed out before they expired (dashboard/store.ts). */
+export interface DashboardSignOutsTable {
+  session_id: string;
+  expires_at: Date | string;
+}
+
 export interface Database {
+  dashboard_sign_outs: DashboardSignOutsTable;
   rate_limit_counters: RateLimitCountersTable;
   tasks: TasksTable;
   exports: ExportsTable;

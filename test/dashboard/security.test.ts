@@ -166,15 +166,24 @@ describe('dashboard security', () => {
     expect((await inject({ method: 'GET', url: '/dashboard/tasks', headers: { cookie } })).headers.location).toBe('/dashboard/sign-in?ended=expired');
     clock = started;
 
-    // Sign-out clears the cookie, and this process refuses the token even if the cookie was kept.
+    // Sign-out clears the cookie, and the token is refused even if the cookie was kept: by this process, and by
+    // another instance on the same database.
     const other = await signIn();
-    const out = await inject({ method: 'POST', url: '/dashboard/sign-out', headers: { ...FORM, cookie: other.cookie }, payload: form({ _csrf: other.csrf }) });
-    expect(out.statusCode).toBe(303);
-    expect(out.headers.location).toBe('/dashboard/sign-in?ended=out');
-    expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
-    expect((await inject({ method: 'GET', url: '/dashboard/users', headers: { cookie: other.cookie } })).statusCode).toBe(303);
-    // …and only that session.
-    expect((await inject({ method: 'GET', url: '/dashboard/users', headers: { cookie } })).statusCode).toBe(200);
+    const instance = await buildApp({ db: server.database.db, credentials: credentialsOf(API_KEY, API_SECRET), logger: false, dashboard: { now: () => clock } });
+    try {
+      expect((await instance.inject({ method: 'GET', url: '/dashboard/users', headers: { cookie: other.cookie } })).statusCode).toBe(200);
+      const out = await inject({ method: 'POST', url: '/dashboard/sign-out', headers: { ...FORM, cookie: other.cookie }, payload: form({ _csrf: other.csrf }) });
+      expect(out.statusCode).toBe(303);
+      expect(out.headers.location).toBe('/dashboard/sign-in?ended=out');
+      expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
+      expect((await inject({ method: 'GET', url: '/dashboard/users', headers: { cookie: other.cookie } })).statusCode).toBe(303);
+      expect((await instance.inject({ method: 'GET', url: '/dashboard/users', headers: { cookie: other.cookie } })).statusCode).toBe(303);
+      // …and only that session.
+      expect((await inject({ method: 'GET', url: '/dashboard/users', headers: { cookie } })).statusCode).toBe(200);
+      expect((await instance.inject({ method: 'GET', url: '/dashboard/users', headers: { cookie } })).statusCode).toBe(200);
+    } finally {
+      await instance.close();
+    }
 
     // The same database served with another API secret: the session is not one of its own.
     const rotated = await buildApp({ db: server.database.db, credentials: credentialsOf(API_KEY, 'a-new-secret-after-rotation'), logger: false, dashboard: {} });

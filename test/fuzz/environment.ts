@@ -134,7 +134,7 @@ export class FuzzEnvironment {
    */
   async reset(): Promise<void> {
     if (!this.app) this.app = await this.buildFuzzApp();
-    await sql`TRUNCATE users, user_blocks, tasks, exports, user_activity, user_connections, user_tombstones, webhook_deliveries`.execute(this.database.db);
+    await sql`TRUNCATE users, user_blocks, tasks, exports, user_activity, user_connections, user_tombstones, webhook_deliveries, dashboard_sign_outs`.execute(this.database.db);
     await this.seedRequest('PATCH', '/api/v2/app', {
       revoke_tokens_issued_before: null,
       guest_user_creation_disabled: false,

@@ -53,7 +53,7 @@ export function authPages(dashboard: Dashboard) {
   });
 
   route('POST', '/sign-out', { operation: 'SignOut' }, async (request, reply) => {
-    dashboard.signedOut.end(request.dashboard!.session);
+    await dashboard.signedOut.end(request.dashboard!.session);
     reply.header('set-cookie', clearedSessionCookie(dashboard.cookie));
     return redirect(reply, '/dashboard/sign-in?ended=out');
   });
