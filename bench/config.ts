@@ -27,6 +27,8 @@ export interface BenchConfig {
   /** Embedded warm starts timed (existing DATA_DIR, spawn → GET /healthz 200). */
   warmStarts: number;
   backends: string[];
+  /** PostgreSQL sections to run (upsert, tasks, query); all by default. */
+  sections: Set<string>;
   postgresUrl: string;
   /** Where the Markdown report goes (the README's table is copied from it). */
   resultsFile: string;
@@ -40,6 +42,16 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
   return n;
+}
+
+const SECTIONS = ['upsert', 'tasks', 'query'];
+
+function parseSections(raw: string | undefined): Set<string> {
+  const chosen = (raw ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const name of chosen) {
+    if (!SECTIONS.includes(name)) throw new Error(`BENCH_SECTIONS: unknown section "${name}" (${SECTIONS.join(', ')})`);
+  }
+  return new Set(chosen);
 }
 
 /**
@@ -58,6 +70,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
  *   BENCH_TASK_POLL_MS=2
  *   BENCH_WARM_STARTS=5 [2]
  *   BENCH_BACKENDS=postgres,pglite
+ *   BENCH_SECTIONS=upsert,tasks,query   PostgreSQL sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
  *   BENCH_RESULTS=bench/results.md  (relative to the repository)
  *   BENCH_SERVER_NODE_ARGS=""     e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles the server process)
@@ -82,6 +95,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     taskPollMs: envInt(env, 'BENCH_TASK_POLL_MS', 2, 0),
     warmStarts: envInt(env, 'BENCH_WARM_STARTS', q(5, 2), 1),
     backends: (env.BENCH_BACKENDS ?? 'postgres,pglite').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+    sections: parseSections(env.BENCH_SECTIONS),
     postgresUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432',
     resultsFile: env.BENCH_RESULTS || 'bench/results.md',
     serverNodeArgs: (env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),

@@ -34,36 +34,41 @@ async function benchPostgres(config: BenchConfig) {
   log(`\nPostgreSQL ${pgb.version} (${pgb.where}; ${pgb.settings}), database ${pgb.name}`);
   const launch = (label: string) => launchServer(label, { DATABASE_URL: pgb.url }, { ...serverOptions, sockets: config.concurrency });
 
-  const upsert = await phase(async () => {
-    const server = await launch('PostgreSQL, upserts');
-    log(`  upserting ${fmtInt(config.users)} users, then again, over ${config.rounds} rounds…`);
-    const figures = await benchUpsertPostgres(config, pgb, server.client);
-    await server.stop();
-    return figures;
-  });
-  report.print(
-    reportUpsert(
-      report,
-      upsert,
-      config,
-      `PostgreSQL ${pgb.version} (${pgb.where}). ${config.rounds} rounds; in each, every path empties its table, then runs the ` +
-        `new and the update pass with a CHECKPOINT before each; the order alternates (server, own table, minimal; then ` +
-        `reversed). Baselines through bare pg (a pg.Pool of ${config.concurrency}) from the bench process.`,
-    ),
-  );
+  if (config.sections.has('upsert')) {
+    const upsert = await phase(async () => {
+      const server = await launch('PostgreSQL, upserts');
+      log(`  upserting ${fmtInt(config.users)} users, then again, over ${config.rounds} rounds…`);
+      const figures = await benchUpsertPostgres(config, pgb, server.client);
+      await server.stop();
+      return figures;
+    });
+    report.print(
+      reportUpsert(
+        report,
+        upsert,
+        config,
+        `PostgreSQL ${pgb.version} (${pgb.where}). ${config.rounds} rounds; in each, every path empties its table, then runs the ` +
+          `new and the update pass with a CHECKPOINT before each; the order alternates (server, own table, minimal; then ` +
+          `reversed). Baselines through bare pg (a pg.Pool of ${config.concurrency}) from the bench process.`,
+      ),
+    );
+  }
 
-  const { drain, latency } = await phase(async () => {
-    log(`  tasks: ${fmtInt(config.drainTasks)} DeactivateUsers tasks written while the server is stopped…`);
-    await prepareTasks(config, pgb.bare);
-    const server = await launch('PostgreSQL, tasks');
-    const drain = await watchDrain(config, pgb.bare, server);
-    log(`  drained ${fmtInt(drain.tasks)} tasks in ${drain.seconds.toFixed(2)} s: ${fmtInt(drain.tasks / drain.seconds)} tasks/s`);
-    const latency = await benchTaskLatency(config, server.client, pgb.bare);
-    await server.stop();
-    return { drain, latency };
-  });
-  report.print(reportTasks(report, drain, latency, config));
+  if (config.sections.has('tasks')) {
+    const { drain, latency } = await phase(async () => {
+      log(`  tasks: ${fmtInt(config.drainTasks)} DeactivateUsers tasks written while the server is stopped…`);
+      await prepareTasks(config, pgb.bare);
+      const server = await launch('PostgreSQL, tasks');
+      const drain = await watchDrain(config, pgb.bare, server);
+      log(`  drained ${fmtInt(drain.tasks)} tasks in ${drain.seconds.toFixed(2)} s: ${fmtInt(drain.tasks / drain.seconds)} tasks/s`);
+      const latency = await benchTaskLatency(config, server.client, pgb.bare);
+      await server.stop();
+      return { drain, latency };
+    });
+    report.print(reportTasks(report, drain, latency, config));
+  }
 
+  if (!config.sections.has('query')) return;
   const load = await loadQueryUsers(config, pgb);
   const shapes = await phase(async () => {
     const server = await launch('PostgreSQL, queries');
