@@ -9,6 +9,8 @@ COPY package.json package-lock.json ./
 RUN npm ci && npm cache clean --force
 
 COPY . .
+# The bundle the server runs from (scripts/build.mjs): one module to load instead of hundreds, for a fast start.
+RUN npm run build
 # ./data is only used when DATABASE_URL is unset (the embedded PGlite database); the server runs as `node`.
 RUN mkdir -p data && chown node:node data
 
@@ -22,4 +24,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3030) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # node itself, not npm: SIGTERM must reach the server for its graceful shutdown (README "Operating").
-CMD ["node", "--import", "tsx", "src/server.ts"]
+CMD ["node", "dist/server.mjs"]

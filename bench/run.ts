@@ -124,7 +124,7 @@ async function main() {
       `PostgreSQL ${versions.postgres ?? '(not run)'} on the same machine${versions.postgresSettings ? ` (${versions.postgresSettings}, as configured on the shared server)` : ''}, ${versions.pglite ?? `PGlite ${pgliteVersion()} (not run)`}. ` +
       `Load average ${startLoad} at the start, ${loadAverage()} at the end (the machine is shared: absolute figures vary, the ratios ` +
       `measured alternately in one run are steadier).`,
-    `The server runs as its own process (\`node --import tsx src/server.ts\`) in its default configuration (rate limits as ` +
+    `The server runs as its own process (\`node dist/server.mjs\`, the bundle \`npm start\` runs) in its default configuration (rate limits as ` +
       `shipped, LOG_LEVEL info, no webhook), driven over raw HTTP with keep-alive connections and a server-side JWT. ` +
       `Sizes: BENCH_USERS=${config.users}, BENCH_ROUNDS=${config.rounds}, BENCH_PGLITE_ROUNDS=${config.pgliteRounds}, ` +
       `BENCH_CONCURRENCY=${config.concurrency}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, ` +

@@ -1,8 +1,8 @@
-// Runs the server as production does: its own Node process (node with tsx's loader, no wrapper process, so that
-// SIGTERM reaches the server itself), configured through the environment, in its default configuration (rate limits
+// Runs the server as production does: its own Node process running the bundle (dist/server.mjs, what `npm start` and
+// the container run; built once per benchmark run), with no wrapper process, so that SIGTERM reaches the server itself, configured through the environment, in its default configuration (rate limits
 // as shipped, LOG_LEVEL info, no webhook). Its log goes to a file rather than a pipe, so that reading it costs the
 // benchmark's event loop nothing while requests are timed. Ready means: GET /healthz answers 200.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -72,15 +72,25 @@ function healthz(port: number): Promise<number> {
   });
 }
 
+let bundleBuilt = false;
+
+/** Bundles the server from the current sources (scripts/build.mjs), once per benchmark run. */
+function buildBundleOnce() {
+  if (bundleBuilt) return;
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  bundleBuilt = true;
+}
+
 export async function startServer({ env, logFile, nodeArgs = [], timeoutMs = 60_000, healthzPollMs = 5 }: StartOptions): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const base = { ...process.env };
   for (const name of SERVER_VARIABLES) delete base[name];
+  buildBundleOnce();
   const fd = fs.openSync(logFile, 'w');
   let child: ChildProcess;
   const t0 = performance.now();
   try {
-    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+    child = spawn(process.execPath, [...nodeArgs, 'dist/server.mjs'], {
       cwd: ROOT,
       env: { ...base, HOST: '127.0.0.1', WS_PORT: '0', ...env, PORT: String(port) },
       stdio: ['ignore', fd, fd],

@@ -4,12 +4,12 @@
 // validates with (npm run openapi; test/api/openapi.test.ts fails on drift).
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { projectPath } from '../lib/paths.js';
 
-export const OPENAPI_PATH = fileURLToPath(new URL('../../openapi.yaml', import.meta.url));
+export const OPENAPI_PATH = projectPath('openapi.yaml');
 
 const CSP = {
   'default-src': ["'self'"],

@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RouteH
 import type { ServiceContext } from '../context.js';
 import { envelopeOf, toStreamError } from '../http/envelope.js';
 import { ErrorCode, StreamError } from '../http/errors.js';
+import { projectPath } from '../lib/paths.js';
 import { ROUTE_SCHEMAS, parseForm } from './forms.js';
 import { authPages } from './pages/auth.js';
 import { appPages } from './pages/app.js';
@@ -127,7 +128,7 @@ const CONTENT_SECURITY_POLICY = [
 const require = createRequire(import.meta.url);
 const ASSETS = {
   htmx: readFileSync(require.resolve('htmx.org/dist/htmx.min.js')),
-  css: readFileSync(new URL('./assets/dashboard.css', import.meta.url)),
+  css: readFileSync(projectPath('src/dashboard/assets/dashboard.css')),
 };
 
 function isHtmx(request: FastifyRequest): boolean {

@@ -239,11 +239,22 @@ function guardFatal(pglite: PGlite, onFatal: (error: unknown) => void) {
   });
 }
 
+/** Memory settings of the embedded engine (see openPglite). */
+const EMBEDDED_SHARED_BUFFERS = '32MB';
+const EMBEDDED_MAINTENANCE_WORK_MEM = '16MB';
+
 async function openPglite(dataDir: string, options: DatabaseOptions): Promise<DatabaseHandle> {
   const inMemory = dataDir.startsWith('memory://');
   const lock: DataDirLock | undefined = inMemory ? undefined : await lockDataDir(dataDir);
   try {
-    const pglite = await PGlite.create({ dataDir: inMemory ? undefined : `${dataDir}/pgdata`, parsers, loadDataDir: options.loadDataDir });
+    const pglite = await PGlite.create({
+      dataDir: inMemory ? undefined : `${dataDir}/pgdata`,
+      parsers,
+      loadDataDir: options.loadDataDir,
+      // The engine's memory is WebAssembly memory, which grows and never shrinks: PostgreSQL's default 128 MB of shared
+      // buffers would be most of the process's RSS. The files are read through the OS, whose page cache still helps.
+      postgresqlconf: [`shared_buffers = ${EMBEDDED_SHARED_BUFFERS}`, `maintenance_work_mem = ${EMBEDDED_MAINTENANCE_WORK_MEM}`],
+    });
     guardFatal(pglite, options.onFatal ?? defaultOnFatal);
     await pglite.exec(`SET TimeZone = 'UTC'`);
     const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });

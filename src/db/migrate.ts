@@ -3,11 +3,11 @@
 // wait for each other instead of racing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
+import { projectPath } from '../lib/paths.js';
 import type { Database } from './schema.js';
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+export const MIGRATIONS_DIR = projectPath('migrations');
 
 const MIGRATION_LOCK_KEY = 7_301_955_021;
 

@@ -28,6 +28,8 @@ import {
   lockUsers,
   updateUserRow,
   upsertUserRows,
+  UpsertRefused,
+  type UpsertInput,
 } from './store/users.js';
 import { checkBatchSize, checkStoredShape, checkStoredSize, checkUserId, checkUserSize } from './validation.js';
 
@@ -41,20 +43,6 @@ function requireSelf(caller: Caller, ids: Iterable<string>, action: string) {
 }
 
 // --- upsert ------------------------------------------------------------------------------------------------------------
-
-/** What an upsert stores for one user; absent fields are cleared, except role and teams (null: keep). */
-interface UpsertInput {
-  id: string;
-  name: string | null;
-  image: string | null;
-  role: string | null;
-  teams: string[] | null;
-  teams_role: Record<string, string> | null;
-  language: string | null;
-  invisible: boolean | null;
-  privacy_settings: Record<string, unknown> | null;
-  custom: Record<string, unknown>;
-}
 
 /** Validates one user and returns what to store, with its JSON (measured for the size rule, sent as is). */
 function toUpsertInput(user: UserRequest, limits: InputLimits): { input: UpsertInput; json: string } {
@@ -86,18 +74,16 @@ async function writeUpserts(db: Db, users: UserRequest[], limits: InputLimits): 
   const byId = new Map<string, { input: UpsertInput; json: string }>();
   for (const user of users) byId.set(user.id, toUpsertInput(user, limits)); // last one wins, as in the SDK's map
   const inputs = [...byId.values()];
-  const rows = await upsertUserRows(db, `[${inputs.map((i) => i.json).join(',')}]`);
-  const ids = inputs.map(({ input }) => input.id);
-  if (rows.length < inputs.length) {
+  let rows: UserRow[];
+  try {
+    rows = await upsertUserRows(db, inputs.map((i) => i.input), `[${inputs.map((i) => i.json).join(',')}]`);
+  } catch (error) {
+    if (!(error instanceof UpsertRefused)) throw error;
     // Nothing was written: say why.
-    const written = new Set(rows.map((row) => row.id));
-    const refused = await findUsersByIds(db, ids.filter((id) => !written.has(id)));
-    for (const user of refused) {
-      if (user.deleted_at !== null) throw inputError(`user "${user.id}" was deleted, it can't be updated`);
-      if (user.deactivated_at !== null) throw inputError(`user "${user.id}" was deactivated, reactivate it before updating`);
-    }
-    throw new Error(`upsert wrote ${rows.length} of ${inputs.length} users without a refused one`);
+    if (error.state === 'deleted') throw inputError(`user "${error.userId}" was deleted, it can't be updated`);
+    throw inputError(`user "${error.userId}" was deactivated, reactivate it before updating`);
   }
+  const ids = inputs.map(({ input }) => input.id);
   return inIdOrder(rows, ids);
 }
 

@@ -1,4 +1,4 @@
-// Runs a TypeScript entry point in a child process of its own (node with tsx's loader, no wrapper process, so a
+// Runs an entry point in a child process of its own (a TypeScript one with tsx's loader; no wrapper process, so a
 // signal reaches the program itself) and lets a test wait for lines it prints.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -15,7 +15,12 @@ export interface Child {
 }
 
 export function runTs(script: string, env: Record<string, string | undefined>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  return runNode(['--import', 'tsx', script], env);
+}
+
+/** `node <args>`, e.g. runNode(['scripts/start.mjs'], env) for the process `npm start` runs. */
+export function runNode(args: string[], env: Record<string, string | undefined>): Child {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // No drain delay on SIGTERM unless a test asks for one (test/server/shutdown.test.ts does).
     env: { ...process.env, DATABASE_URL: undefined, SHUTDOWN_DRAIN_MS: '0', ...env } as NodeJS.ProcessEnv,

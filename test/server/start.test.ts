@@ -1,11 +1,12 @@
-// The process as `npm start` runs it on the embedded default: credentials generated on the first start and shown on
-// that start only; and secrets kept out of git and out of the image.
+// The process as `npm start` runs it (scripts/start.mjs: the bundle in dist/, built when stale) on the embedded
+// default: credentials generated on the first start and shown on that start only; and secrets kept out of git and
+// out of the image.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, runTs } from '../helpers/process.js';
+import { ROOT, runNode } from '../helpers/process.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-test-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
@@ -14,13 +15,15 @@ afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
  * Starts the server on the test's data folder, waits until it serves, runs the curl line it printed (while it serves),
  * stops it, and returns what it printed and what the curl line answered.
  */
-async function startAndStop(): Promise<{ printed: string; curl: string }> {
-  const child = runTs('src/server.ts', { DATA_DIR: dataDir, PORT: '0', WS_PORT: '0', STREAM_API_KEY: '', STREAM_API_SECRET: '', LOG_LEVEL: 'info' });
+async function startAndStop(): Promise<{ printed: string; curl: string; specStatus: number }> {
+  const child = runNode(['scripts/start.mjs'], { DATA_DIR: dataDir, PORT: '0', WS_PORT: '0', STREAM_API_KEY: '', STREAM_API_SECRET: '', LOG_LEVEL: 'info' });
   await child.waitFor(/serving the Stream users API/, 60_000);
   const [line] = await child.waitFor(/^ +curl -s .*$/m, 10_000);
   const curl = execFileSync('bash', ['-c', line.trim()], { encoding: 'utf8' });
+  const [, base] = await child.waitFor(/Server listening at (http:\/\/[\d.:]+)/, 10_000);
+  const specStatus = (await fetch(`${base}/openapi.yaml`)).status;
   expect(await child.kill('SIGTERM')).toBe(0);
-  return { printed: child.output(), curl };
+  return { printed: child.output(), curl, specStatus };
 }
 
 describe('server start on the embedded default', () => {
@@ -37,6 +40,9 @@ describe('server start on the embedded default', () => {
     expect(second.printed).not.toContain('API secret');
     expect(second.printed).not.toContain(secret!);
     expect(JSON.parse(second.curl)).toMatchObject({ users: [] });
+    // The bundle reads the project's files from the project root: every migration ran, the API reference is served.
+    for (const file of fs.readdirSync(path.join(ROOT, 'migrations'))) expect(first.printed).toContain(file);
+    expect(first.specStatus).toBe(200);
     // The token in the line expires: an hour.
     const token = /Authorization: ([\w.-]+)/.exec(second.printed)![1]!;
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());

@@ -49,6 +49,28 @@ describe('POST /api/v2/users (upsert)', () => {
     expect(user.custom).toEqual({ b: 2 });
   });
 
+  it('sets role and teams for the users of a batch that send them and keeps them for the others', async () => {
+    await server.client.upsertUsers([
+      { id: 'mixed-a', role: 'admin', teams: ['red'] },
+      { id: 'mixed-b', role: 'admin', teams: ['red'] },
+      { id: 'mixed-c', role: 'admin', teams: ['red'] },
+    ]);
+    const response = await server.client.upsertUsers([
+      { id: 'mixed-a', role: 'moderator' },
+      { id: 'mixed-b', teams: ['blue'] },
+      { id: 'mixed-c', name: 'C', custom: { n: 1 }, privacy_settings: { typing_indicators: { enabled: false } } },
+      { id: 'mixed-new' },
+    ]);
+    const pick = (u: { role?: string; teams?: string[] }) => ({ role: u.role, teams: u.teams });
+    expect(pick(response.users['mixed-a']!)).toEqual({ role: 'moderator', teams: ['red'] });
+    expect(pick(response.users['mixed-b']!)).toEqual({ role: 'admin', teams: ['blue'] });
+    expect(pick(response.users['mixed-c']!)).toEqual({ role: 'admin', teams: ['red'] });
+    expect(pick(response.users['mixed-new']!)).toEqual({ role: 'user', teams: [] });
+    // What the upsert answers is what it stored.
+    const stored = await server.client.queryUsers({ payload: { filter_conditions: { id: { $in: ['mixed-a', 'mixed-b', 'mixed-c', 'mixed-new'] } } } });
+    for (const user of stored.users) expect(response.users[user.id]).toEqual(user);
+  });
+
   it('keeps created_at and moves updated_at', async () => {
     const first = (await server.client.upsertUsers([{ id: 'times' }])).users.times!;
     const second = (await server.client.upsertUsers([{ id: 'times', name: 'x' }])).users.times!;
