@@ -66,6 +66,8 @@ export class Worker {
   private readonly running = new Map<string, { task: ClaimedTask; done: Promise<void> }>();
   /** Units of work running (a batch counts once), against `concurrency`. */
   private units = 0;
+  /** The last round claimed less than it might have for want of free units. */
+  private saturated = false;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -113,25 +115,39 @@ export class Worker {
       // draining a backlog would otherwise keep HTTP requests waiting until the queue is empty.
       await new Promise((resolve) => setImmediate(resolve));
       this.woken = false;
+      this.saturated = false;
       let full = false;
-      try {
-        // A batch of each batching type, one unit each; then tasks of the other types, one unit each.
-        for (const type of batchTypes) {
-          if (this.stopping || this.options.concurrency - this.units <= 0) break;
-          const claimed = await claimTasks(this.options.db, this.owner, batchSize, this.options.leaseMs, { only: [type] });
-          this.startUnit(type, claimed);
-          full ||= claimed.length === batchSize;
-        }
-        const free = this.options.concurrency - this.units;
-        if (free > 0 && !this.stopping) {
-          const claimed = await claimTasks(this.options.db, this.owner, free, this.options.leaseMs, { except: batchTypes });
-          for (const task of claimed) this.startUnit(task.type, [task]);
-          full ||= claimed.length === free;
-        }
-      } catch (error) {
-        if (this.stopping) break;
-        this.options.logger?.error({ err: error }, 'claiming tasks failed');
+      // A batch of each batching type, one unit each, and tasks of the other types, one unit each: claimed at once,
+      // so that a task of either kind starts without waiting for the other claim. Each claim's unit is reserved
+      // before it is sent, so that together they never start more units than `concurrency`.
+      const claims: Promise<void>[] = [];
+      let reserved = 0;
+      const free = () => this.options.concurrency - this.units - reserved;
+      for (const type of batchTypes) {
+        if (free() <= 0) break;
+        reserved++;
+        claims.push(
+          claimTasks(this.options.db, this.owner, batchSize, this.options.leaseMs, { only: [type] }).then((claimed) => {
+            this.startUnit(type, claimed);
+            full ||= claimed.length === batchSize;
+          }),
+        );
       }
+      const others = free();
+      if (others > 0) {
+        claims.push(
+          claimTasks(this.options.db, this.owner, others, this.options.leaseMs, { except: batchTypes }).then((claimed) => {
+            for (const task of claimed) this.startUnit(task.type, [task]);
+            full ||= claimed.length === others;
+          }),
+        );
+      }
+      // Read in the same synchronous stretch as `units`: a unit that ends later knows to wake the loop.
+      if (free() <= 0 || others <= 0) this.saturated = true;
+      for (const outcome of await Promise.allSettled(claims)) {
+        if (outcome.status === 'rejected' && !this.stopping) this.options.logger?.error({ err: outcome.reason }, 'claiming tasks failed');
+      }
+      if (this.stopping) break;
       // A full claim suggests more work waiting: go round again at once.
       if (full) continue;
       await this.sleep(this.options.pollMs);
@@ -147,7 +163,8 @@ export class Worker {
     const done = this.runUnit(type, tasks).finally(() => {
       this.units--;
       for (const task of tasks) this.running.delete(task.id);
-      this.notify();
+      // A freed unit matters only to a round that had none to claim with (new tasks wake the loop themselves).
+      if (this.saturated) this.notify();
     });
     for (const task of tasks) this.running.set(task.id, { task, done });
   }
