@@ -33,8 +33,8 @@ async function main() {
 
   let database;
   try {
-    // Each running task holds a connection for its transaction, and its lease renewals need another: leave room
-    // for both besides the requests.
+    // Each running unit of tasks (one task, or a batch of them) holds a connection for its transaction, and its
+    // lease renewals need another: leave room for both besides the requests.
     database = await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,

@@ -158,14 +158,17 @@ export class Worker {
   private startUnit(type: string, tasks: readonly ClaimedTask[]): void {
     if (tasks.length === 0) return;
     this.units++;
-    // The unit's own failures are recorded inside; what is left (the database gone while recording one) is logged
-    // here, so that no rejection goes unhandled. The lease then runs out and the task is claimed again.
-    const done = this.runUnit(type, tasks).finally(() => {
-      this.units--;
-      for (const task of tasks) this.running.delete(task.id);
-      // A freed unit matters only to a round that had none to claim with (new tasks wake the loop themselves).
-      if (this.saturated) this.notify();
-    });
+    // The unit records its tasks' failures itself, and logs what it cannot record (the database gone while
+    // recording one); the lease then runs out and the task is claimed again. Anything else is logged here, so that
+    // no rejection goes unhandled.
+    const done = this.runUnit(type, tasks)
+      .catch((error) => this.options.logger?.error({ err: error, type }, 'a unit of tasks failed'))
+      .finally(() => {
+        this.units--;
+        for (const task of tasks) this.running.delete(task.id);
+        // A freed unit matters only to a round that had none to claim with (new tasks wake the loop themselves).
+        if (this.saturated) this.notify();
+      });
     for (const task of tasks) this.running.set(task.id, { task, done });
   }
 
