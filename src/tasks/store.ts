@@ -36,7 +36,8 @@ export interface TaskRecord {
 
 /**
  * Inserts a task inside the caller's transaction. The NOTIFY is delivered when that transaction commits, so a
- * worker never wakes for a task it cannot see yet.
+ * worker never wakes for a task it cannot see yet; it is sent by the INSERT itself, one round trip less on the way
+ * from a request to its task's completion.
  */
 export async function enqueueTask(
   trx: Tx,
@@ -45,11 +46,10 @@ export async function enqueueTask(
   options: { maxAttempts: number },
 ): Promise<string> {
   const id = randomUUID();
-  await trx
-    .insertInto('tasks')
-    .values({ id, type, payload: toJsonText(payload), max_attempts: options.maxAttempts })
-    .execute();
-  await sql`SELECT pg_notify(${TASKS_CHANNEL}, ${id})`.execute(trx);
+  await sql`
+    INSERT INTO tasks (id, type, payload, max_attempts)
+    VALUES (${id}::uuid, ${type}, ${toJsonText(payload)}::jsonb, ${options.maxAttempts})
+    RETURNING pg_notify(${TASKS_CHANNEL}, id::text)`.execute(trx);
   return id;
 }
 
