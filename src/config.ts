@@ -49,7 +49,10 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** Task lease length; a task whose lease expires is claimable again. */
   taskLeaseMs: number;
+  /** Transactions the worker runs at once: a task alone, or a batch of tasks of one type. */
   taskConcurrency: number;
+  /** Most tasks of a batching type (DeactivateUsers) claimed and run in one transaction. */
+  taskBatchSize: number;
   taskMaxAttempts: number;
   taskPollMs: number;
   limits: InputLimits;
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     taskLeaseMs: int(env.TASK_LEASE_MS, 30_000, 'TASK_LEASE_MS'),
     taskConcurrency: int(env.TASK_CONCURRENCY, 4, 'TASK_CONCURRENCY'),
+    taskBatchSize: int(env.TASK_BATCH_SIZE, 100, 'TASK_BATCH_SIZE'),
     taskMaxAttempts: int(env.TASK_MAX_ATTEMPTS, 5, 'TASK_MAX_ATTEMPTS'),
     taskPollMs: int(env.TASK_POLL_MS, 2_000, 'TASK_POLL_MS'),
     limits: {

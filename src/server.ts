@@ -12,7 +12,7 @@ import { signServerToken } from './auth/jwt.js';
 import { openDatabase } from './db/database.js';
 import { DataDirLockedError } from './db/lock.js';
 import { migrate } from './db/migrate.js';
-import { taskHandlers } from './tasks/handlers.js';
+import { taskBatchHandlers, taskHandlers } from './tasks/handlers.js';
 import { Worker } from './tasks/worker.js';
 import { purgeExpiredExports } from './exports/service.js';
 import { logSerializers } from './http/logging.js';
@@ -33,8 +33,8 @@ async function main() {
 
   let database;
   try {
-    // Each running task holds a connection for its transaction, and its lease renewals need another: leave room
-    // for both besides the requests.
+    // Each running unit of tasks (one task, or a batch of them) holds a connection for its transaction, and its
+    // lease renewals need another: leave room for both besides the requests.
     database = await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
@@ -98,6 +98,8 @@ async function main() {
   const worker = new Worker({
     db: database.db,
     handlers: taskHandlers(app.services),
+    batchHandlers: taskBatchHandlers(app.services),
+    batchSize: config.taskBatchSize,
     listen: database.listen,
     leaseMs: config.taskLeaseMs,
     concurrency: config.taskConcurrency,

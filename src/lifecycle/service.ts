@@ -238,6 +238,62 @@ export async function runDeactivateUsersTask(ctx: ServiceContext, trx: Tx, paylo
   return { users: rows.map(userV2) };
 }
 
+/**
+ * Many DeactivateUsers tasks in one transaction, with the results, users and events that running them one after
+ * another in this order gives: a user named by several is deactivated by the first (with its options, announced with
+ * its created_by), and is already deactivated for the others. The users are locked first, in id order, as requests
+ * lock them, so that the batch cannot deadlock with one. A batch in which a task names as its actor (created_by_id)
+ * a user that a later task deactivates is refused: run in turn, that task's event shows its actor still active.
+ */
+export async function runDeactivateUsersTasks(
+  ctx: ServiceContext,
+  trx: Tx,
+  payloads: readonly TaskUsers<DeactivateOptions>[],
+): Promise<{ users: UserV2[] }[]> {
+  const firstTask = new Map<string, number>();
+  payloads.forEach((payload, index) => {
+    for (const id of payload.user_ids) if (!firstTask.has(id)) firstTask.set(id, index);
+  });
+  payloads.forEach((payload, index) => {
+    const actor = payload.options.created_by_id;
+    if (actor !== undefined && (firstTask.get(actor) ?? -1) > index) throw new Error('an actor of the batch is deactivated by a later task');
+  });
+  const ids = [...firstTask.keys()];
+  await lockUsers(trx, ids);
+
+  // One UPDATE per distinct set of options (usually one), each over the users whose first task asked for it.
+  const groups = new Map<string, { options: DeactivateOptions; ids: string[] }>();
+  for (const [id, index] of firstTask) {
+    const { options } = payloads[index]!;
+    const key = JSON.stringify(options);
+    const group = groups.get(key) ?? groups.set(key, { options, ids: [] }).get(key)!;
+    group.ids.push(id);
+  }
+  const changed: UserRow[] = [];
+  for (const group of groups.values()) changed.push(...(await setDeactivated(trx, group.ids, group.options as JsonObject)));
+
+  if (changed.length > 0 && (await ctx.events.wanted(trx, 'user.deactivated'))) {
+    const actorIds = [...new Set(payloads.flatMap((payload) => payload.options.created_by_id ?? []))];
+    const actors = new Map((await findUsersByIds(trx, actorIds)).map((row) => [row.id, row]));
+    const changedBy = new Map<number, UserRow[]>();
+    for (const row of changed) {
+      const index = firstTask.get(row.id)!;
+      changedBy.set(index, [...(changedBy.get(index) ?? []), row]);
+    }
+    await ctx.events.record(
+      trx,
+      payloads.flatMap((payload, index) => {
+        const actor = payload.options.created_by_id === undefined ? undefined : actors.get(payload.options.created_by_id);
+        return (changedBy.get(index) ?? []).map((row) => userActivation('user.deactivated', row, actor));
+      }),
+    );
+  }
+  const changedIds = new Set(changed.map((row) => row.id));
+  const others = await findUsersByIds(trx, ids.filter((id) => !changedIds.has(id)));
+  const live = [...changed, ...others.filter((row) => row.deleted_at === null)];
+  return payloads.map((payload) => ({ users: inIdOrder(live, payload.user_ids).map(userV2) }));
+}
+
 /** ReactivateUsers: a user already active is left as it is; a username conflict fails the whole task. */
 export async function runReactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<ReactivateOptions>): Promise<{ users: UserV2[] }> {
   const rows = await applyReactivation(ctx, trx, payload.user_ids, payload.options);

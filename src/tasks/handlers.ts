@@ -4,6 +4,7 @@ import type { ServiceContext } from '../context.js';
 import { runExportUsersTask } from '../exports/service.js';
 import {
   runDeactivateUsersTask,
+  runDeactivateUsersTasks,
   runDeleteUsersTask,
   runReactivateUsersTask,
   type DeactivateOptions,
@@ -11,7 +12,7 @@ import {
   type ReactivateOptions,
 } from '../lifecycle/service.js';
 import type { TaskType } from './store.js';
-import type { TaskHandler } from './worker.js';
+import type { BatchTaskHandler, TaskHandler } from './worker.js';
 
 type UsersPayload<Options> = { user_ids: string[]; options: Options };
 
@@ -21,5 +22,15 @@ export function taskHandlers(ctx: ServiceContext): Record<TaskType, TaskHandler>
     ReactivateUsers: (trx, task) => runReactivateUsersTask(ctx, trx, task.payload as UsersPayload<ReactivateOptions>),
     DeleteUsers: (trx, task) => runDeleteUsersTask(ctx, trx, task.payload as UsersPayload<DeleteOptions>),
     ExportUsers: (trx, task) => runExportUsersTask(ctx, trx, task.id, task.payload as { user_ids: string[] }),
+  };
+}
+
+/**
+ * The types that also run many tasks in one transaction (a backlog of one-user deactivations drains many times
+ * faster so). Each gives the results, user changes and events of its tasks run one after another.
+ */
+export function taskBatchHandlers(ctx: ServiceContext): Record<string, BatchTaskHandler> {
+  return {
+    DeactivateUsers: (trx, tasks) => runDeactivateUsersTasks(ctx, trx, tasks.map((task) => task.payload as UsersPayload<DeactivateOptions>)),
   };
 }

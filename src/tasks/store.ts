@@ -1,7 +1,7 @@
 // The task table's operations. Every write that ends a run is fenced on (lease owner, attempt): a worker whose lease
 // ran out and was taken over can no longer record anything.
 import { randomUUID } from 'node:crypto';
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type RawBuilder } from 'kysely';
 import type { Database, Db, JsonObject, Micros, TaskStatus, Tx } from '../db/schema.js';
 import { toJsonText } from '../lib/json.js';
 
@@ -36,7 +36,8 @@ export interface TaskRecord {
 
 /**
  * Inserts a task inside the caller's transaction. The NOTIFY is delivered when that transaction commits, so a
- * worker never wakes for a task it cannot see yet.
+ * worker never wakes for a task it cannot see yet; it is sent by the INSERT itself, one round trip less on the way
+ * from a request to its task's completion.
  */
 export async function enqueueTask(
   trx: Tx,
@@ -45,36 +46,54 @@ export async function enqueueTask(
   options: { maxAttempts: number },
 ): Promise<string> {
   const id = randomUUID();
-  await trx
-    .insertInto('tasks')
-    .values({ id, type, payload: toJsonText(payload), max_attempts: options.maxAttempts })
-    .execute();
-  await sql`SELECT pg_notify(${TASKS_CHANNEL}, ${id})`.execute(trx);
+  await sql`
+    INSERT INTO tasks (id, type, payload, max_attempts)
+    VALUES (${id}::uuid, ${type}, ${toJsonText(payload)}::jsonb, ${options.maxAttempts})
+    RETURNING pg_notify(${TASKS_CHANNEL}, id::text)`.execute(trx);
   return id;
 }
 
+/** Which task types a claim takes: only these, or all but these. */
+export type TypeFilter = { only: readonly string[] } | { except: readonly string[] };
+
+function typeCondition(types: TypeFilter | undefined) {
+  if (!types) return sql`TRUE`;
+  const list = 'only' in types ? types.only : types.except;
+  if (list.length === 0) return 'only' in types ? sql`FALSE` : sql`TRUE`;
+  const array = sql`ARRAY[${sql.join(list.map((type) => sql`${type}::text`))}]`;
+  return 'only' in types ? sql`type = ANY(${array})` : sql`NOT (type = ANY(${array}))`;
+}
+
 /**
- * Claims up to `limit` runnable tasks: queued ones whose time has come and running ones whose lease expired. One
- * statement, so the claim transaction is as short as it can be; SKIP LOCKED lets several workers claim at once
- * without waiting on each other or taking the same task.
+ * Claims up to `limit` runnable tasks (of the types `types` lets through): queued ones whose time has come and running
+ * ones whose lease expired. One statement, so the claim transaction is as short as it can be; SKIP LOCKED lets
+ * several workers claim at once without waiting on each other or taking the same task. The first status condition
+ * repeats the claim index's predicate: without it the planner cannot tell that the OR below implies it, and sorts
+ * every unfinished task instead of reading the index in order. `= ANY(ARRAY(…))` rather than `IN (…)`: the ids are
+ * then found through the primary key, where a join would often scan the whole table, finished tasks included.
  */
-export async function claimTasks(db: Db, owner: string, limit: number, leaseMs: number): Promise<ClaimedTask[]> {
+export async function claimTasks(db: Db, owner: string, limit: number, leaseMs: number, types?: TypeFilter): Promise<ClaimedTask[]> {
+  // RETURNING gives the rows in no particular order: they are sorted again, so that a batch runs in queue order.
   const result = await sql<ClaimedTask>`
-    UPDATE tasks SET
-      status = 'running',
-      attempts = attempts + 1,
-      lease_owner = ${owner},
-      lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000}),
-      updated_at = now()
-    WHERE id IN (
-      SELECT id FROM tasks
-      WHERE (status IN ('pending', 'waiting') AND run_at <= now())
-         OR (status = 'running' AND lease_expires_at < now())
-      ORDER BY run_at, created_at
-      LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
+    WITH claimed AS (
+      UPDATE tasks SET
+        status = 'running',
+        attempts = attempts + 1,
+        lease_owner = ${owner},
+        lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000}),
+        updated_at = now()
+      WHERE id = ANY(ARRAY(
+        SELECT id FROM tasks
+        WHERE status IN ('pending', 'waiting', 'running')
+          AND ((status IN ('pending', 'waiting') AND run_at <= now()) OR (status = 'running' AND lease_expires_at < now()))
+          AND ${typeCondition(types)}
+        ORDER BY run_at, created_at
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED
+      ))
+      RETURNING id, type, payload, attempts, max_attempts, lease_owner, run_at, created_at
     )
-    RETURNING id, type, payload, attempts, max_attempts, lease_owner`.execute(db);
+    SELECT id, type, payload, attempts, max_attempts, lease_owner FROM claimed ORDER BY run_at, created_at`.execute(db);
   return result.rows;
 }
 
@@ -137,6 +156,63 @@ export async function runAndComplete(
       }
       const result = await effects(trx);
       if (!(await completeTask(trx, task, result))) throw new FencedOff();
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof FencedOff) return false;
+    throw error;
+  }
+}
+
+/** The runs of `tasks` as a VALUES list (id, attempt), to fence a write to many tasks at once. */
+function runsOf(tasks: readonly ClaimedTask[], extra: (task: ClaimedTask, index: number) => RawBuilder<unknown> = () => sql``) {
+  return sql.join(tasks.map((task, index) => sql`(${task.id}::uuid, ${task.attempts}::int${extra(task, index)})`));
+}
+
+/** Extends the leases of several running tasks in one statement; each still fenced on its own run. */
+export async function renewLeases(db: Db, tasks: readonly ClaimedTask[], leaseMs: number): Promise<void> {
+  if (tasks.length === 0) return;
+  await sql`
+    UPDATE tasks SET lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
+    FROM (VALUES ${runsOf(tasks)}) AS run (id, attempts)
+    WHERE tasks.id = run.id AND tasks.attempts = run.attempts AND tasks.lease_owner = ${tasks[0]!.lease_owner}
+      AND tasks.status = 'running'`.execute(db);
+}
+
+/**
+ * Records the success of several tasks of one owner in one statement, each fenced on its own run; must run in the
+ * transaction that applied their effects. Returns how many were still held (all of them, unless some were fenced off).
+ */
+export async function completeTasks(trx: Tx, tasks: readonly ClaimedTask[], results: readonly unknown[]): Promise<number> {
+  if (tasks.length === 0) return 0;
+  const updated = await sql`
+    UPDATE tasks SET status = 'completed', result = run.result::jsonb, error = NULL,
+      lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM (VALUES ${runsOf(tasks, (_task, index) => sql`, ${toJsonText(results[index] ?? {})}::text`)}) AS run (id, attempts, result)
+    WHERE tasks.id = run.id AND tasks.attempts = run.attempts AND tasks.lease_owner = ${tasks[0]!.lease_owner}
+      AND tasks.status = 'running'`.execute(trx);
+  return Number(updated.numAffectedRows ?? 0n);
+}
+
+/**
+ * Runs the effects of several tasks (one owner's) and records all their completions in one transaction: either every
+ * task still held by its run completes, or nothing is applied (false when any was fenced off; an error thrown by the
+ * effects rolls back too). `effects` returns each task's result, in the order of `tasks`.
+ */
+export async function runAndCompleteAll(
+  db: Db,
+  tasks: readonly ClaimedTask[],
+  effects: (trx: Tx) => Promise<readonly unknown[]>,
+  options: { statementTimeoutMs?: number } = {},
+): Promise<boolean> {
+  try {
+    await db.transaction().execute(async (trx) => {
+      if (options.statementTimeoutMs !== undefined) {
+        await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
+      }
+      const results = await effects(trx);
+      if (results.length !== tasks.length) throw new Error(`a batch of ${tasks.length} tasks returned ${results.length} results`);
+      if ((await completeTasks(trx, tasks, results)) !== tasks.length) throw new FencedOff();
     });
     return true;
   } catch (error) {

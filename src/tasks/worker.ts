@@ -1,6 +1,9 @@
 // The worker loop inside each server process: wakes on NOTIFY (with a polling fallback), claims tasks, runs each
 // handler in a transaction that also records completion (fenced on the lease), renews leases of long tasks,
 // retries failures with exponential backoff, and on shutdown stops claiming and finishes or releases what it holds.
+// Task types with a batch handler are claimed and run many at a time: one transaction applies all their effects and
+// records all their completions, which is what makes a backlog of small tasks drain quickly. A batch that fails is
+// run again one task at a time, so that one bad task cannot fail its neighbours.
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -11,7 +14,9 @@ import {
   failAttempt,
   releaseTask,
   renewLease,
+  renewLeases,
   runAndComplete,
+  runAndCompleteAll,
   TASKS_CHANNEL,
   type ClaimedTask,
 } from './store.js';
@@ -19,12 +24,24 @@ import {
 /** A task handler: applies the task's effects through `trx` and returns its result. Must be idempotent. */
 export type TaskHandler = (trx: Tx, task: ClaimedTask) => Promise<unknown>;
 
+/**
+ * Runs the effects of several tasks of one type through `trx` and returns their results, in order: each exactly what
+ * the type's TaskHandler would have returned had the tasks run one after another in that order. Throwing is always
+ * safe (the batch is rolled back and its tasks run one at a time), e.g. for a batch it cannot reproduce that for.
+ */
+export type BatchTaskHandler = (trx: Tx, tasks: readonly ClaimedTask[]) => Promise<readonly unknown[]>;
+
 export interface WorkerOptions {
   db: Db;
   handlers: Record<string, TaskHandler>;
+  /** Types that also run in batches; each still needs its TaskHandler, for the tasks that run alone. */
+  batchHandlers?: Record<string, BatchTaskHandler>;
+  /** Most tasks in one batch: one transaction holds a connection (PGlite's only one) while it runs. */
+  batchSize?: number;
   /** Subscribes to NOTIFY; returns an unsubscribe function. */
   listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
   leaseMs: number;
+  /** Most units of work (a task alone, or a batch) running at once, each in a transaction of its own. */
   concurrency: number;
   pollMs: number;
   /** First retry delay; doubles with each attempt, capped at maxBackoffMs. */
@@ -47,6 +64,10 @@ class LeaseLostError extends Error {}
 export class Worker {
   readonly owner: string;
   private readonly running = new Map<string, { task: ClaimedTask; done: Promise<void> }>();
+  /** Units of work running (a batch counts once), against `concurrency`. */
+  private units = 0;
+  /** The last round claimed less than it might have for want of free units. */
+  private saturated = false;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -87,38 +108,112 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
+    const batchTypes = Object.keys(this.options.batchHandlers ?? {});
+    const batchSize = Math.max(1, this.options.batchSize ?? 100);
     while (!this.stopping) {
       // Let pending I/O run between rounds: PGlite answers queries without returning to the event loop, so a worker
       // draining a backlog would otherwise keep HTTP requests waiting until the queue is empty.
       await new Promise((resolve) => setImmediate(resolve));
       this.woken = false;
-      const free = this.options.concurrency - this.running.size;
-      let claimed: ClaimedTask[] = [];
-      if (free > 0) {
-        try {
-          claimed = await claimTasks(this.options.db, this.owner, free, this.options.leaseMs);
-        } catch (error) {
-          if (this.stopping) break;
-          this.options.logger?.error({ err: error }, 'claiming tasks failed');
-        }
+      this.saturated = false;
+      let full = false;
+      // A batch of each batching type, one unit each, and tasks of the other types, one unit each: claimed at once,
+      // so that a task of either kind starts without waiting for the other claim. Each claim's unit is reserved
+      // before it is sent, so that together they never start more units than `concurrency`.
+      const claims: Promise<void>[] = [];
+      let reserved = 0;
+      const free = () => this.options.concurrency - this.units - reserved;
+      for (const type of batchTypes) {
+        if (free() <= 0) break;
+        reserved++;
+        claims.push(
+          claimTasks(this.options.db, this.owner, batchSize, this.options.leaseMs, { only: [type] }).then((claimed) => {
+            this.startUnit(type, claimed);
+            full ||= claimed.length === batchSize;
+          }),
+        );
       }
-      for (const task of claimed) this.startTask(task);
-      // A full batch suggests more work waiting: go round again at once.
-      if (claimed.length > 0 && claimed.length === free) continue;
+      const others = free();
+      if (others > 0) {
+        claims.push(
+          claimTasks(this.options.db, this.owner, others, this.options.leaseMs, { except: batchTypes }).then((claimed) => {
+            for (const task of claimed) this.startUnit(task.type, [task]);
+            full ||= claimed.length === others;
+          }),
+        );
+      }
+      // Read in the same synchronous stretch as `units`: a unit that ends later knows to wake the loop.
+      if (free() <= 0 || others <= 0) this.saturated = true;
+      for (const outcome of await Promise.allSettled(claims)) {
+        if (outcome.status === 'rejected' && !this.stopping) this.options.logger?.error({ err: outcome.reason }, 'claiming tasks failed');
+      }
+      if (this.stopping) break;
+      // A full claim suggests more work waiting: go round again at once.
+      if (full) continue;
       await this.sleep(this.options.pollMs);
     }
   }
 
-  private startTask(task: ClaimedTask): void {
-    // execute() records its own failures; what is left (the database gone while recording one) is logged here, so
-    // that no rejection goes unhandled. The lease then runs out and the task is claimed again.
-    const done = this.execute(task)
-      .catch((error) => this.options.logger?.error({ err: error, task: task.id }, 'a task attempt could not be recorded'))
+  /** Runs claimed tasks as one unit: a batch when there are several that batch, else each alone, in turn. */
+  private startUnit(type: string, tasks: readonly ClaimedTask[]): void {
+    if (tasks.length === 0) return;
+    this.units++;
+    // The unit records its tasks' failures itself, and logs what it cannot record (the database gone while
+    // recording one); the lease then runs out and the task is claimed again. Anything else is logged here, so that
+    // no rejection goes unhandled.
+    const done = this.runUnit(type, tasks)
+      .catch((error) => this.options.logger?.error({ err: error, type }, 'a unit of tasks failed'))
       .finally(() => {
-        this.running.delete(task.id);
-        this.notify();
+        this.units--;
+        for (const task of tasks) this.running.delete(task.id);
+        // A freed unit matters only to a round that had none to claim with (new tasks wake the loop themselves).
+        if (this.saturated) this.notify();
       });
-    this.running.set(task.id, { task, done });
+    for (const task of tasks) this.running.set(task.id, { task, done });
+  }
+
+  private async runUnit(type: string, tasks: readonly ClaimedTask[]): Promise<void> {
+    const { db, logger, leaseMs } = this.options;
+    const batchHandler = this.options.batchHandlers?.[type];
+    // Tasks past their last attempt go alone: they are failed, not run.
+    const batchable = batchHandler ? tasks.filter((task) => task.attempts <= task.max_attempts) : [];
+    const alone = batchable.length > 1 ? tasks.filter((task) => !batchable.includes(task)) : [...tasks];
+    // One renewal for the whole unit: it also keeps the leases of tasks that wait their turn after a failed batch.
+    const renewal =
+      tasks.length > 1
+        ? setInterval(() => {
+            renewLeases(db, tasks, leaseMs).catch((error) => logger?.warn({ err: error }, 'lease renewal of a batch failed'));
+          }, Math.max(50, Math.floor(leaseMs / 3)))
+        : undefined;
+    try {
+      if (batchable.length > 1 && !(await this.executeBatch(batchHandler!, batchable))) alone.push(...batchable);
+      for (const task of alone) {
+        await this.execute(task).catch((error) => logger?.error({ err: error, task: task.id }, 'a task attempt could not be recorded'));
+      }
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  /**
+   * Runs a batch in one transaction; true when it completed. False when it must be run again one task at a time:
+   * its handler failed, or a task was fenced off (its effects, with everyone's, were rolled back).
+   */
+  private async executeBatch(handler: BatchTaskHandler, tasks: ClaimedTask[]): Promise<boolean> {
+    const { db, logger } = this.options;
+    await new Promise((resolve) => setImmediate(resolve)); // see run()
+    try {
+      const completed = await runAndCompleteAll(db, tasks, (trx) => handler(trx, tasks), { statementTimeoutMs: this.options.statementTimeoutMs });
+      if (completed) {
+        logger?.debug({ tasks: tasks.length, type: tasks[0]!.type }, 'batch completed');
+        for (const task of tasks) this.options.onOutcome?.(task.type, 'completed');
+        return true;
+      }
+      logger?.debug({ tasks: tasks.length }, 'a task of the batch was fenced off; running them one at a time');
+    } catch (error) {
+      logger?.debug({ err: error, tasks: tasks.length }, 'batch failed; running its tasks one at a time');
+    }
+    return false;
   }
 
   private retryDelay(task: ClaimedTask): number | null {
@@ -192,7 +287,7 @@ export class Worker {
     await this.unlisten?.().catch(() => {});
   }
 
-  /** Tasks this worker is running now (for tests and metrics). */
+  /** Tasks this worker holds now, running or waiting their turn in a unit (for tests and metrics). */
   get active(): number {
     return this.running.size;
   }

@@ -4,7 +4,7 @@ import { StreamClient } from '@stream-io/node-sdk';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { credentialsOf } from '../../src/auth/core.js';
-import { taskHandlers } from '../../src/tasks/handlers.js';
+import { taskBatchHandlers, taskHandlers } from '../../src/tasks/handlers.js';
 import { Worker, type WorkerOptions } from '../../src/tasks/worker.js';
 import { WebhookDispatcher, type DispatcherOptions } from '../../src/webhooks/dispatcher.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -56,6 +56,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       : new Worker({
           db: database.db,
           handlers: taskHandlers(app.services),
+          batchHandlers: taskBatchHandlers(app.services),
           listen: database.listen,
           leaseMs: 30_000,
           concurrency: 4,
