@@ -142,20 +142,28 @@ class FencedOff extends Error {}
  * Runs a task's effects and records its completion in one transaction: the effects count only if the completion does
  * (the run still holds the task), so that each task takes effect exactly once. False when fenced off (rolled back).
  */
-export async function runAndComplete(
+export function runAndComplete(
   db: Db,
   task: ClaimedTask,
   effects: (trx: Tx) => Promise<unknown>,
   options: { statementTimeoutMs?: number } = {},
 ): Promise<boolean> {
+  return inFencedTransaction(db, options, async (trx) => {
+    if (!(await completeTask(trx, task, await effects(trx)))) throw new FencedOff();
+  });
+}
+
+/**
+ * A task run's transaction, with the task's own statement_timeout (a task may take longer than a request) for this
+ * transaction only. `body` throws FencedOff when a completion finds the run no longer held: false, all rolled back.
+ */
+async function inFencedTransaction(db: Db, options: { statementTimeoutMs?: number }, body: (trx: Tx) => Promise<void>): Promise<boolean> {
   try {
     await db.transaction().execute(async (trx) => {
-      // A task may take longer than a request: its own statement_timeout, for this transaction only.
       if (options.statementTimeoutMs !== undefined) {
         await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
       }
-      const result = await effects(trx);
-      if (!(await completeTask(trx, task, result))) throw new FencedOff();
+      await body(trx);
     });
     return true;
   } catch (error) {
@@ -199,26 +207,17 @@ export async function completeTasks(trx: Tx, tasks: readonly ClaimedTask[], resu
  * task still held by its run completes, or nothing is applied (false when any was fenced off; an error thrown by the
  * effects rolls back too). `effects` returns each task's result, in the order of `tasks`.
  */
-export async function runAndCompleteAll(
+export function runAndCompleteAll(
   db: Db,
   tasks: readonly ClaimedTask[],
   effects: (trx: Tx) => Promise<readonly unknown[]>,
   options: { statementTimeoutMs?: number } = {},
 ): Promise<boolean> {
-  try {
-    await db.transaction().execute(async (trx) => {
-      if (options.statementTimeoutMs !== undefined) {
-        await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
-      }
-      const results = await effects(trx);
-      if (results.length !== tasks.length) throw new Error(`a batch of ${tasks.length} tasks returned ${results.length} results`);
-      if ((await completeTasks(trx, tasks, results)) !== tasks.length) throw new FencedOff();
-    });
-    return true;
-  } catch (error) {
-    if (error instanceof FencedOff) return false;
-    throw error;
-  }
+  return inFencedTransaction(db, options, async (trx) => {
+    const results = await effects(trx);
+    if (results.length !== tasks.length) throw new Error(`a batch of ${tasks.length} tasks returned ${results.length} results`);
+    if ((await completeTasks(trx, tasks, results)) !== tasks.length) throw new FencedOff();
+  });
 }
 
 /** Records a failed attempt: retried later with exponential backoff, or failed for good after the last attempt. */

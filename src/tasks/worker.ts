@@ -20,6 +20,7 @@ import {
   TASKS_CHANNEL,
   type ClaimedTask,
 } from './store.js';
+import { Wakeup, type Listen } from '../lib/wakeup.js';
 
 /** A task handler: applies the task's effects through `trx` and returns its result. Must be idempotent. */
 export type TaskHandler = (trx: Tx, task: ClaimedTask) => Promise<unknown>;
@@ -39,7 +40,7 @@ export interface WorkerOptions {
   /** Most tasks in one batch: one transaction holds a connection (PGlite's only one) while it runs. */
   batchSize?: number;
   /** Subscribes to NOTIFY; returns an unsubscribe function. */
-  listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
+  listen?: Listen;
   leaseMs: number;
   /** Most units of work (a task alone, or a batch) running at once, each in a transaction of its own. */
   concurrency: number;
@@ -70,41 +71,20 @@ export class Worker {
   private saturated = false;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private woken = false;
-  private unlisten: (() => Promise<void>) | undefined;
+  private readonly wakeup = new Wakeup();
 
   constructor(private readonly options: WorkerOptions) {
     this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
   async start(): Promise<void> {
-    if (this.options.listen) {
-      try {
-        this.unlisten = await this.options.listen(TASKS_CHANNEL, () => this.notify());
-      } catch (error) {
-        this.options.logger?.warn({ err: error }, 'LISTEN failed; the worker polls only');
-      }
-    }
+    await this.wakeup.listen(this.options.listen, TASKS_CHANNEL, this.options.logger, 'the worker');
     this.loop = this.run();
   }
 
   /** Wakes the loop (a task was enqueued or a slot freed). */
   notify(): void {
-    this.woken = true;
-    this.wake?.();
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    if (this.woken) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = undefined;
+    this.wakeup.notify();
   }
 
   private async run(): Promise<void> {
@@ -114,7 +94,7 @@ export class Worker {
       // Let pending I/O run between rounds: PGlite answers queries without returning to the event loop, so a worker
       // draining a backlog would otherwise keep HTTP requests waiting until the queue is empty.
       await new Promise((resolve) => setImmediate(resolve));
-      this.woken = false;
+      this.wakeup.startRound();
       this.saturated = false;
       let full = false;
       // A batch of each batching type, one unit each, and tasks of the other types, one unit each: claimed at once,
@@ -150,7 +130,7 @@ export class Worker {
       if (this.stopping) break;
       // A full claim suggests more work waiting: go round again at once.
       if (full) continue;
-      await this.sleep(this.options.pollMs);
+      await this.wakeup.sleep(this.options.pollMs);
     }
   }
 
@@ -284,7 +264,7 @@ export class Worker {
       const releases = Promise.all([...this.running.values()].map(({ task }) => releaseTask(this.options.db, task).catch(() => {})));
       await Promise.race([releases, new Promise((r) => setTimeout(r, grace).unref())]);
     }
-    await this.unlisten?.().catch(() => {});
+    await this.wakeup.close();
   }
 
   /** Tasks this worker holds now, running or waiting their turn in a unit (for tests and metrics). */

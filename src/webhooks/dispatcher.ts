@@ -8,6 +8,7 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Db } from '../db/schema.js';
 import { claimDeliveries, markAttemptFailed, markDelivered, releaseDelivery, WEBHOOKS_CHANNEL, type ClaimedDelivery } from './store.js';
+import { Wakeup, type Listen } from '../lib/wakeup.js';
 
 export interface RetrySchedule {
   /** The first retry comes at most this long after the first attempt; each later one waits twice as long. */
@@ -24,7 +25,7 @@ export interface DispatcherOptions {
   db: Db;
   /** The app's key and secret now (the signature is made with the secret of the moment of sending). */
   credentials: () => { apiKey: string; apiSecret: string };
-  listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
+  listen?: Listen;
   pollMs?: number;
   /** Sends in flight at once, in all and per hook. */
   concurrency?: number;
@@ -52,9 +53,7 @@ export class WebhookDispatcher {
   private readonly retry: RetrySchedule;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private woken = false;
-  private unlisten: (() => Promise<void>) | undefined;
+  private readonly wakeup = new Wakeup();
 
   constructor(private readonly options: DispatcherOptions) {
     this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -62,31 +61,12 @@ export class WebhookDispatcher {
   }
 
   async start(): Promise<void> {
-    if (this.options.listen) {
-      try {
-        this.unlisten = await this.options.listen(WEBHOOKS_CHANNEL, () => this.notify());
-      } catch (error) {
-        this.options.logger?.warn({ err: error }, 'LISTEN failed; the webhook dispatcher polls only');
-      }
-    }
+    await this.wakeup.listen(this.options.listen, WEBHOOKS_CHANNEL, this.options.logger, 'the webhook dispatcher');
     this.loop = this.run();
   }
 
   notify(): void {
-    this.woken = true;
-    this.wake?.();
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    if (this.woken) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = undefined;
+    this.wakeup.notify();
   }
 
   private async run(): Promise<void> {
@@ -94,7 +74,7 @@ export class WebhookDispatcher {
     const perHook = this.options.perHook ?? 4;
     while (!this.stopping) {
       await new Promise((resolve) => setImmediate(resolve));
-      this.woken = false;
+      this.wakeup.startRound();
       const free = concurrency - this.inFlight.size;
       let claimed: ClaimedDelivery[] = [];
       if (free > 0) {
@@ -110,7 +90,7 @@ export class WebhookDispatcher {
       }
       for (const delivery of claimed) this.startSend(delivery);
       if (claimed.length > 0 && this.inFlight.size < concurrency) continue;
-      await this.sleep(this.options.pollMs ?? 1_000);
+      await this.wakeup.sleep(this.options.pollMs ?? 1_000);
     }
   }
 
@@ -180,6 +160,6 @@ export class WebhookDispatcher {
         new Promise((resolve) => setTimeout(resolve, graceMs).unref()),
       ]);
     }
-    await this.unlisten?.().catch(() => {});
+    await this.wakeup.close();
   }
 }
