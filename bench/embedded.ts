@@ -37,7 +37,7 @@ export async function benchEmbedded(config: BenchConfig, server: { apiSecret: st
   const { serverRounds, memory } = await phase(async () => {
     const running = await launch('PGlite, upserts');
     log(`  server: upserting ${workload.users} users in ${config.pgliteRounds} slices, then again…`);
-    const serverRounds = await upsertPgliteServer(config, running.client, workload);
+    const serverRounds = await upsertPgliteServer(config, running.client, workload, running.process.pid);
     const memory = running.process.memory();
     log(`  server RSS after the upserts: ${fmtMB(memory.rss)} (peak ${fmtMB(memory.peak)})`);
     await running.stop();

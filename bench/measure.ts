@@ -1,4 +1,5 @@
 // Measurement helpers shared by the benchmark's sections: concurrent runs through tinybench, quantiles, a seeded PRNG.
+import fs from 'node:fs';
 import { Bench, type Statistics } from 'tinybench';
 
 export function statistics(bench: Bench, name: string): Statistics {
@@ -101,4 +102,36 @@ export function withSpread(values: number[], fmt: (n: number) => string): string
   if (values.length === 0) return '–';
   if (values.length === 1) return fmt(values[0]!);
   return `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
+}
+
+/** CPU time (ms, user + system) of the processes `pids`, from /proc (Linux); processes that are gone count 0. */
+export function processCpuMs(pids: readonly number[]): number {
+  const tickMs = 1000 / 100; // USER_HZ is 100 on Linux
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the
+      // 14th field of the line, stime the 15th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * tickMs;
+}
+
+/** The pids of the local PostgreSQL server's processes (postmaster and backends), read from /proc. */
+export function postgresPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }

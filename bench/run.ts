@@ -38,7 +38,7 @@ async function benchPostgres(config: BenchConfig) {
     const upsert = await phase(async () => {
       const server = await launch('PostgreSQL, upserts');
       log(`  upserting ${fmtInt(config.users)} users, then again, over ${config.rounds} rounds…`);
-      const figures = await benchUpsertPostgres(config, pgb, server.client);
+      const figures = await benchUpsertPostgres(config, pgb, server.client, server.process.pid);
       await server.stop();
       return figures;
     });

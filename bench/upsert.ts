@@ -12,7 +12,7 @@ import { BATCH_SIZE, TARGETS, type BenchConfig } from './config.js';
 import type { Bare, PostgresBackend } from './backends.js';
 import { expectStatus, type BenchClient } from './http.js';
 import { log } from './lifecycle.js';
-import { median, quantile, runConcurrently, withSpread } from './measure.js';
+import { median, postgresPids, processCpuMs, quantile, runConcurrently, withSpread } from './measure.js';
 import { check, fmtInt, fmtMs, fmtRatio, info, type Report } from './report.js';
 import {
   contentDigestSql,
@@ -58,13 +58,16 @@ interface UpsertPath {
   key: PathKey;
   label: string;
   table: string;
+  /** The server process, whose CPU time is measured (server path only). */
+  pid?: number;
   /** Sends batch `i` of the workload (or of the warm-up). */
   send(i: number, warmup: boolean): Promise<unknown>;
 }
 
-function serverPath(client: BenchClient, workload: Workload): UpsertPath {
+function serverPath(client: BenchClient, workload: Workload, pid: number): UpsertPath {
   return {
     key: 'server',
+    pid,
     label: 'server: POST /api/v2/users (raw HTTP, keep-alive)',
     table: 'users',
     send: async (i, warmup) =>
@@ -96,15 +99,27 @@ interface Pass {
   usersPerSecond: number;
   /** Per-request latencies (ms). */
   samples: number[];
+  /** CPU time spent during the pass (ms): the server process, the PostgreSQL processes, this benchmark process. */
+  cpu: { server: number; postgres: number; bench: number };
 }
 
 async function runPass(path: UpsertPath, indexes: number[], users: number, concurrency: number, warmup = false): Promise<Pass> {
+  const serverPids = path.pid === undefined ? [] : [path.pid];
+  const pgPids = postgresPids();
+  const before = { server: processCpuMs(serverPids), postgres: processCpuMs(pgPids), bench: process.cpuUsage() };
   const { seconds, samples } = await runConcurrently(
     path.key,
     indexes.map((i) => () => path.send(i, warmup)),
     concurrency,
   );
-  return { users, seconds, usersPerSecond: users / seconds, samples };
+  const bench = process.cpuUsage(before.bench);
+  const cpu = {
+    server: processCpuMs(serverPids) - before.server,
+    // Backends started during the pass count from zero; the pools' connections are all open before it.
+    postgres: processCpuMs([...new Set([...pgPids, ...postgresPids()])]) - before.postgres,
+    bench: (bench.user + bench.system) / 1000,
+  };
+  return { users, seconds, usersPerSecond: users / seconds, samples, cpu };
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
@@ -137,12 +152,12 @@ async function digestOf(bare: Bare, table: string): Promise<string> {
 }
 
 /** PostgreSQL: the server and both baselines alternate over `config.rounds` rounds of the whole workload. */
-export async function benchUpsertPostgres(config: BenchConfig, pgb: PostgresBackend, client: BenchClient): Promise<UpsertFigures> {
+export async function benchUpsertPostgres(config: BenchConfig, pgb: PostgresBackend, client: BenchClient, serverPid: number): Promise<UpsertFigures> {
   const { bare } = pgb;
   for (const statement of MINIMAL_TABLE_DDL) await bare(statement);
   const workload = makeWorkload(config);
   const via = `pg.Pool of ${config.concurrency}`;
-  const paths = [serverPath(client, workload), plainPath('own', 'users', bare, workload, via), plainPath('minimal', MINIMAL_TABLE, bare, workload, via)];
+  const paths = [serverPath(client, workload, serverPid), plainPath('own', 'users', bare, workload, via), plainPath('minimal', MINIMAL_TABLE, bare, workload, via)];
   const results: PathRounds[] = paths.map((path) => ({ path, fresh: [], update: [] }));
   const truncate = (table: string) => bare(`TRUNCATE ${table}${table === 'users' ? ' CASCADE' : ''}`);
   const all = range(0, workload.batches.length);
@@ -179,8 +194,8 @@ export async function benchUpsertPostgres(config: BenchConfig, pgb: PostgresBack
 }
 
 /** PGlite, server side: the workload in slices through the server (which holds the data dir), new then again. */
-export async function upsertPgliteServer(config: BenchConfig, client: BenchClient, workload: Workload): Promise<PathRounds> {
-  const path = serverPath(client, workload);
+export async function upsertPgliteServer(config: BenchConfig, client: BenchClient, workload: Workload, serverPid: number): Promise<PathRounds> {
+  const path = serverPath(client, workload, serverPid);
   return upsertInSlices(config, path, workload);
 }
 
@@ -246,6 +261,21 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
     header: ['path', 'new: users/s, median (min–max)', 'update: users/s', 'new: request p50 / p99 ms', 'update: request p50 / p99 ms'],
     rows: figures.paths.map(rateRow),
   });
+  if (figures.backend === 'PostgreSQL') {
+    // Where the CPU goes, per request of 100 users: on a machine whose cores the database, the server and the load
+    // generator share, the server path pays for the server process's CPU on top of the database's.
+    const perBatch = (passes: Pass[], part: keyof Pass['cpu']) =>
+      fmtMs(passes.reduce((sum, x) => sum + x.cpu[part], 0) / (passes.reduce((sum, x) => sum + x.users, 0) / BATCH_SIZE));
+    section.tables.push({
+      header: ['CPU per request of 100 users (ms), new / update', 'server process', 'PostgreSQL processes', 'benchmark process'],
+      rows: figures.paths.map((p) => [
+        p.path.label,
+        p.path.pid === undefined ? '–' : `${perBatch(p.fresh, 'server')} / ${perBatch(p.update, 'server')}`,
+        `${perBatch(p.fresh, 'postgres')} / ${perBatch(p.update, 'postgres')}`,
+        `${perBatch(p.fresh, 'bench')} / ${perBatch(p.update, 'bench')}`,
+      ]),
+    });
+  }
   const perRound = (other: PathRounds, pass: 'fresh' | 'update') =>
     server[pass].map((s, i) => s.usersPerSecond / other[pass][i]!.usersPerSecond);
   const ratioRows: string[][] = [];

@@ -97,22 +97,33 @@ export class Worker {
       this.wakeup.startRound();
       this.saturated = false;
       let full = false;
-      // A batch of each batching type, one unit each, and tasks of the other types, one unit each: claimed at once,
-      // so that a task of either kind starts without waiting for the other claim. Each claim's unit is reserved
-      // before it is sent, so that together they never start more units than `concurrency`.
+      // A batch of each batching type, one unit each, and tasks of the other types, one unit each. Each claim's unit
+      // is reserved before it is sent, so that together they never start more units than `concurrency`. With room
+      // for both kinds the claims go at once, so that a task of either kind starts without waiting for the other;
+      // without, the batch claims go first and the other types get whatever units they left unused (a batch claim
+      // that finds nothing must not keep the other types waiting for the next wake-up).
       const claims: Promise<void>[] = [];
       let reserved = 0;
       const free = () => this.options.concurrency - this.units - reserved;
+      const roomForAll = free() > batchTypes.length;
       for (const type of batchTypes) {
         if (free() <= 0) break;
         reserved++;
         claims.push(
-          claimTasks(this.options.db, this.owner, batchSize, this.options.leaseMs, { only: [type] }).then((claimed) => {
-            this.startUnit(type, claimed);
-            full ||= claimed.length === batchSize;
-          }),
+          claimTasks(this.options.db, this.owner, batchSize, this.options.leaseMs, { only: [type] }).then(
+            (claimed) => {
+              if (!roomForAll) reserved--;
+              this.startUnit(type, claimed);
+              full ||= claimed.length === batchSize;
+            },
+            (error) => {
+              if (!roomForAll) reserved--;
+              throw error;
+            },
+          ),
         );
       }
+      if (!roomForAll) await Promise.allSettled(claims);
       const others = free();
       if (others > 0) {
         claims.push(

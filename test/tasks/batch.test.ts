@@ -135,6 +135,18 @@ describe('batches of DeactivateUsers tasks', () => {
   });
 });
 
+describe('claims with a batching type', () => {
+  it('claim other types in the same round when a batch claim finds nothing, though every unit was reserved for it', async () => {
+    await server.client.upsertUsers([{ id: 'starved' }]);
+    await server.client.deactivateUser({ user_id: 'starved' });
+    const task = await db()
+      .transaction()
+      .execute((trx) => enqueueTask(trx, 'ReactivateUsers', { user_ids: ['starved'], options: {} }, { maxAttempts: 5 }));
+    // One unit, and no poll for a minute: only the round that found no DeactivateUsers task can run it.
+    expect(await drain([task], { batchHandlers: taskBatchHandlers(server.app.services), concurrency: 1, pollMs: 60_000 })).toEqual(['completed']);
+  });
+});
+
 describe('fencing of a batch', () => {
   it('completes none of a batch in which a task was taken over, and applies none of its effects', async () => {
     await sql`DELETE FROM tasks WHERE status IN ('pending', 'waiting', 'running')`.execute(db());
