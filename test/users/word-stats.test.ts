@@ -31,5 +31,8 @@ describe('name word statistics', () => {
     expect(walkIsCheaper({ words: new Map(), users: 1_000_000 }, ['ali'], 30)).toBe(false);
     // A small table: the match set is smaller than what the walk reads.
     expect(walkIsCheaper({ words: stats.words, users: 100 }, ['ali'], 30)).toBe(false);
+    // The planner would price a walk for a deep page (930 / 2% of 100,000 users) near a full scan, and choose one.
+    expect(walkIsCheaper({ words: stats.words, users: 100_000 }, ['ali'], 930)).toBe(false);
+    expect(walkIsCheaper({ words: stats.words, users: 100_000 }, ['ali'], 30)).toBe(true);
   });
 });

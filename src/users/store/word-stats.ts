@@ -71,12 +71,19 @@ export function prefixShare(stats: NameWordStats, words: readonly string[]): num
 }
 
 /**
+ * PostgreSQL's own estimate of a word prefix's share when the words have fewer than 100 common ones (as names drawn
+ * from a few hundred first and last names do): DEFAULT_TS_MATCH_SEL × 4 in ts_selfuncs.c, whatever the prefix.
+ */
+const PLANNER_PREFIX_SHARE = 0.02;
+
+/**
  * Whether walking users in the default order (created_at DESC, id DESC) and testing each name is cheaper than
  * collecting every match through the word index and sorting it: the walk reads about (offset + limit) / share users,
- * the match set holds share × users.
+ * the match set holds share × users. Also, the planner must see the walk as reading well under the whole table (it
+ * prices it at (offset + limit) / 2%): otherwise it would scan and sort every user, worse than the match set.
  */
 export function walkIsCheaper(stats: NameWordStats, words: readonly string[], rowsNeeded: number): boolean {
   const share = prefixShare(stats, words);
   if (share <= 0 || stats.users <= 0) return false;
-  return rowsNeeded / share < share * stats.users;
+  return rowsNeeded / share < share * stats.users && rowsNeeded / PLANNER_PREFIX_SHARE <= stats.users / 4;
 }
