@@ -1,5 +1,6 @@
 // The plan choice of a name $autocomplete from the word statistics (src/users/store/word-stats.ts), without a database.
 import { describe, expect, it } from 'vitest';
+import { soleNameAutocompleteWords } from '../../src/users/store/filter.js';
 import { prefixShare, walkIsCheaper, type NameWordStats } from '../../src/users/store/word-stats.js';
 
 const stats: NameWordStats = {
@@ -34,5 +35,18 @@ describe('name word statistics', () => {
     // The planner would price a walk for a deep page (930 / 2% of 100,000 users) near a full scan, and choose one.
     expect(walkIsCheaper({ words: stats.words, users: 100_000 }, ['ali'], 930)).toBe(false);
     expect(walkIsCheaper({ words: stats.words, users: 100_000 }, ['ali'], 30)).toBe(true);
+  });
+
+  it('applies to a filter that is a name $autocomplete and nothing else', () => {
+    expect(soleNameAutocompleteWords({ name: { $autocomplete: 'Curiosity  Ro' } })).toEqual(['curiosity', 'ro']);
+    expect(soleNameAutocompleteWords({ name: { $autocomplete: 'ali' }, role: 'user' })).toBeUndefined();
+    expect(soleNameAutocompleteWords({ name: { $autocomplete: 'ali', $exists: true } })).toBeUndefined();
+    expect(soleNameAutocompleteWords({ $and: [{ name: { $autocomplete: 'ali' } }] })).toBeUndefined();
+    expect(soleNameAutocompleteWords({ name: 'ali' })).toBeUndefined();
+    expect(soleNameAutocompleteWords({ username: { $autocomplete: 'ali' } })).toBeUndefined();
+    // Invalid input is left for compileFilter to report.
+    expect(soleNameAutocompleteWords({ name: { $autocomplete: ' - ' } })).toBeUndefined();
+    expect(soleNameAutocompleteWords({ name: { $autocomplete: 42 } })).toBeUndefined();
+    expect(soleNameAutocompleteWords(undefined)).toBeUndefined();
   });
 });

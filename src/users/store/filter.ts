@@ -526,7 +526,11 @@ export function soleNameAutocompleteWords(filter: unknown, limits: InputLimits =
   if (!isPlainObject(condition)) return undefined;
   const operators = Object.keys(condition);
   if (operators.length !== 1 || operators[0] !== '$autocomplete') return undefined;
-  return autocompleteWords(condition.$autocomplete, limits);
+  try {
+    return autocompleteWords(condition.$autocomplete, limits);
+  } catch {
+    return undefined; // invalid: compileFilter reports it, as for any other filter
+  }
 }
 
 function checkAutocompleteWords(words: string[], limits: InputLimits) {
