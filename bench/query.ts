@@ -3,7 +3,8 @@
 // bare SQL the filter compiles to (the server's own compiler, run through a plain pg connection), so that both are
 // timed in the same conditions.
 import pg from 'pg';
-import { buildQueryUsersSql } from '../src/users/store/query.js';
+import { DEFAULT_LIMITS } from '../src/limits.js';
+import { buildQueryUsersSql, chooseAutocompletePlan } from '../src/users/store/query.js';
 import type { QueryUsersPayload } from '../src/users/schemas.js';
 import { TARGETS, type BenchConfig } from './config.js';
 import type { PostgresBackend } from './backends.js';
@@ -152,7 +153,9 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
   await bareClient.connect();
   onCleanup(() => bareClient.end());
   await bareClient.query(`SET TimeZone = 'UTC'`);
-  const compile = (payload: QueryUsersPayload) => buildQueryUsersSql(payload).compile(pgb.handle.db);
+  // The statement the server runs, in the plan it would choose (the word statistics are read once and cached).
+  const compile = async (payload: QueryUsersPayload) =>
+    buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, await chooseAutocompletePlan(pgb.handle.db, payload, {}, DEFAULT_LIMITS)).compile(pgb.handle.db);
   const api = (payload: QueryUsersPayload) => client.request('GET', '/api/v2/users', { payload: JSON.stringify(payload) });
   const results: ShapeFigures[] = [];
   const warmup = Math.max(10, Math.round(config.queryRequests / 10));
@@ -161,7 +164,7 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
     const payload = shape.make();
     const users = (JSON.parse(expectStatus(await api(payload), 200, `queryUsers ${shape.name}`).body.toString('utf8')) as { users: Answer }).users;
     if (!shape.check(users, payload)) throw new Error(`queryUsers ${shape.name}: unexpected answer to ${JSON.stringify(payload)}: ${users.length} users`);
-    const compiled = compile(payload);
+    const compiled = await compile(payload);
     const bareRows = await bareClient.query(compiled.sql, compiled.parameters as unknown[]);
     if (bareRows.rows.length !== users.length) throw new Error(`${shape.name}: bare SQL returned ${bareRows.rows.length} rows, the API ${users.length}`);
     const explain = await bareClient.query(`EXPLAIN (FORMAT JSON) ${compiled.sql}`, compiled.parameters as unknown[]);
@@ -173,7 +176,7 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
     const started = performance.now();
     for (let i = 0; i < warmup + config.queryRequests; i++) {
       const p = shape.make();
-      const statement = compile(p);
+      const statement = await compile(p);
       let t0 = performance.now();
       expectStatus(await api(p), 200, `queryUsers ${shape.name}`);
       const apiMs = performance.now() - t0;

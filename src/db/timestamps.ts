@@ -6,6 +6,49 @@ const PG_TIMESTAMPTZ = /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{
 
 /** Parses PostgreSQL's text output of a timestamptz ("2026-11-26 19:31:41.123456+00") into microseconds. */
 export function parsePgTimestamp(text: string): Micros {
+  return parseUtcTimestamp(text) ?? parseAnyTimestamp(text);
+}
+
+/** The digits text[from, to) as a number; -1 unless all of them are ASCII digits. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * The common case, without a regular expression or BigInt arithmetic (rows are decoded by the hundred): what the
+ * server's connections (TimeZone=UTC) print, "YYYY-MM-DD HH:MM:SS[.f{1,6}]+00", for years 1000–9999. Undefined for
+ * anything else, which parseAnyTimestamp reads; both give the same value.
+ */
+function parseUtcTimestamp(text: string): Micros | undefined {
+  const n = text.length;
+  if (n < 22 || n > 29 || text[n - 3] !== '+' || text[n - 2] !== '0' || text[n - 1] !== '0') return undefined;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== ' ' || text[13] !== ':' || text[16] !== ':') return undefined;
+  const y = digits(text, 0, 4);
+  const mo = digits(text, 5, 7);
+  const d = digits(text, 8, 10);
+  const h = digits(text, 11, 13);
+  const mi = digits(text, 14, 16);
+  const s = digits(text, 17, 19);
+  if (y < 1000 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return undefined;
+  let fraction = 0;
+  if (n > 22) {
+    if (text[19] !== '.' || n === 23) return undefined;
+    fraction = digits(text, 20, n - 3);
+    if (fraction < 0) return undefined;
+    for (let i = n - 3; i < 26; i++) fraction *= 10; // to microseconds
+  }
+  const micros = Date.UTC(y, mo - 1, d, h, mi, s) * 1000 + fraction;
+  return Number.isSafeInteger(micros) ? BigInt(micros) : undefined;
+}
+
+/** Any timestamptz text PostgreSQL prints (any offset, fewer or more year digits). Exported for tests. */
+export function parseAnyTimestamp(text: string): Micros {
   const m = PG_TIMESTAMPTZ.exec(text);
   if (!m) throw new Error(`unexpected timestamptz text: ${text}`);
   const [, y, mo, d, h, mi, s, frac, sign, oh, om, os] = m;

@@ -3,7 +3,9 @@
 // is the one the query endpoint runs: buildQueryUsersSql from src/users/query.ts.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildQueryUsersSql } from '../../src/users/store/query.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
+import { buildQueryUsersSql, chooseAutocompletePlan, type AutocompletePlan } from '../../src/users/store/query.js';
+import { forgetNameWordStats, nameWordStats } from '../../src/users/store/word-stats.js';
 import type { QueryUsersPayload } from '../../src/users/schemas.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -43,8 +45,8 @@ interface PlanNode {
 }
 
 /** EXPLAIN of the exact statement the query endpoint runs for this payload (with ANALYZE: also run it). */
-async function explain(payload: QueryUsersPayload, options: { analyze?: boolean } = {}): Promise<PlanNode> {
-  const statement = buildQueryUsersSql(payload);
+async function explain(payload: QueryUsersPayload, options: { analyze?: boolean; plan?: AutocompletePlan } = {}): Promise<PlanNode> {
+  const statement = buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, options.plan);
   const explainOptions = sql.raw(options.analyze ? '(ANALYZE, FORMAT JSON)' : '(FORMAT JSON)');
   const result = await sql<{ 'QUERY PLAN': unknown }>`EXPLAIN ${explainOptions} ${statement}`.execute(server.database.db);
   let plan = result.rows[0]!['QUERY PLAN'];
@@ -81,10 +83,10 @@ function usersRowsRead(plan: PlanNode): number {
 }
 
 /** The plan has no sequential scan of users, and running it reads under 1% of the table. */
-async function expectIndexedPlan(payload: QueryUsersPayload): Promise<PlanNode> {
-  const plan = await explain(payload);
+async function expectIndexedPlan(payload: QueryUsersPayload, autocompletePlan?: AutocompletePlan): Promise<PlanNode> {
+  const plan = await explain(payload, { plan: autocompletePlan });
   expect(seqScansOnUsers(plan), JSON.stringify(plan, null, 2)).toEqual([]);
-  const analyzed = await explain(payload, { analyze: true });
+  const analyzed = await explain(payload, { analyze: true, plan: autocompletePlan });
   expect(seqScansOnUsers(analyzed), JSON.stringify(analyzed, null, 2)).toEqual([]);
   expect(usersRowsRead(analyzed), JSON.stringify(analyzed, null, 2)).toBeLessThan(ROWS / 100);
   return plan;
@@ -136,6 +138,44 @@ describe(`query plans over ${ROWS} users`, () => {
   it('autocompletes a single-word name prefix reading only the matching rows', async () => {
     const plan = await expectIndexedPlan({ filter_conditions: { name: { $autocomplete: '4242' } } });
     expect(indexesUsed(plan)).toContain('users_name_words_idx');
+  });
+
+  // A common prefix (here every name holds "user") matches so many users that collecting and sorting them all costs
+  // far more than walking the default order until a page of matches is found. The word statistics ANALYZE keeps on
+  // users_name_words_idx tell the two apart; both plans give the same page.
+  it('autocompletes a common name prefix by walking the created_at index, a rare one through the word index', async () => {
+    const db = server.database.db;
+    forgetNameWordStats(db);
+    const stats = await nameWordStats(db);
+    expect(stats.words.get('user')).toBeCloseTo(1, 2);
+    const common: QueryUsersPayload = { filter_conditions: { name: { $autocomplete: 'USE' } }, offset: 60 };
+    expect(await chooseAutocompletePlan(db, common, {}, DEFAULT_LIMITS)).toBe('ordered-walk');
+    const plan = await expectIndexedPlan(common, 'ordered-walk');
+    expect(indexesUsed(plan)).toContain('users_created_at_id_idx');
+    expect(indexesUsed(plan)).not.toContain('users_name_words_idx');
+    const rare: QueryUsersPayload = { filter_conditions: { name: { $autocomplete: 'user 4242' } } };
+    expect(await chooseAutocompletePlan(db, rare, {}, DEFAULT_LIMITS)).toBe('match-set');
+    expect(await chooseAutocompletePlan(db, { filter_conditions: { name: { $autocomplete: '4242' } } }, {}, DEFAULT_LIMITS)).toBe('match-set');
+    // Not only a name $autocomplete, another order, a scope, or a page the planner would rather scan the table for
+    // (930 / 2% of 100,000 users): the match set.
+    expect(await chooseAutocompletePlan(db, { ...common, offset: 900 }, {}, DEFAULT_LIMITS)).toBe('match-set');
+    expect(await chooseAutocompletePlan(db, { filter_conditions: { name: { $autocomplete: 'use' }, role: 'user' } }, {}, DEFAULT_LIMITS)).toBe('match-set');
+    expect(await chooseAutocompletePlan(db, { ...common, sort: [{ field: 'name', direction: 1 }] }, {}, DEFAULT_LIMITS)).toBe('match-set');
+    expect(await chooseAutocompletePlan(db, { ...common, id_lt: 'user-5' }, {}, DEFAULT_LIMITS)).toBe('match-set');
+    expect(await chooseAutocompletePlan(db, common, { teamsOf: { userId: 'user-1', teams: ['a'] } }, DEFAULT_LIMITS)).toBe('match-set');
+
+    // Both plans, either prefix: the same users in the same order, through the API and straight from each statement.
+    for (const payload of [common, { ...common, offset: 900 }, { ...common, offset: 0, limit: 100 }, rare, { filter_conditions: { name: { $autocomplete: '4242' } }, limit: 7, offset: 3 }]) {
+      const byPlan = await Promise.all(
+        (['match-set', 'ordered-walk'] as const).map(async (p) => (await buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, p).execute(db)).rows.map((u) => u.id)),
+      );
+      expect(byPlan[0]!.length).toBeGreaterThan(0);
+      expect(byPlan[1]).toEqual(byPlan[0]);
+      const response = await server.client.queryUsers({ payload: payload as never });
+      expect(response.users.map((u) => u.id)).toEqual(byPlan[0]);
+    }
+    const page = await server.client.queryUsers({ payload: common as never });
+    expect(page.users.map((u) => u.id)).toEqual(Array.from({ length: 30 }, (_, i) => `user-${ROWS - 60 - i}`));
   });
 
   it('filters on custom-field equality with a limit', async () => {

@@ -126,6 +126,18 @@ interface CompileState {
   conditions: number;
   values: number;
   limits: InputLimits;
+  /** false: name $autocomplete is written so that users_name_words_idx cannot serve it (see CompileOptions). */
+  nameWordIndex: boolean;
+}
+
+export interface CompileOptions {
+  /**
+   * Whether name $autocomplete may be served by users_name_words_idx (the default). false keeps the planner off the
+   * word index, for the query plan that walks the default order and tests each name (see query.ts): PostgreSQL
+   * estimates every word prefix at 2% of the rows unless the words have 100 or more common ones, so it cannot tell a
+   * common prefix from a rare one itself.
+   */
+  nameWordIndex?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -137,11 +149,11 @@ interface CompileState {
  * Throws StreamError (code 4) on any invalid input, before any SQL runs. `undefined`/`null` are treated as `{}`
  * (match everything), like an absent payload.
  */
-export function compileFilter(filter: unknown, limits: InputLimits = DEFAULT_LIMITS): RawBuilder<boolean> {
+export function compileFilter(filter: unknown, limits: InputLimits = DEFAULT_LIMITS, options: CompileOptions = {}): RawBuilder<boolean> {
   if (filter === undefined || filter === null) return TRUE;
   if (!isPlainObject(filter)) throw inputError('filter_conditions must be an object');
   checkFilterStrings(filter, limits);
-  return compileObject(filter, 0, { conditions: 0, values: 0, limits });
+  return compileObject(filter, 0, { conditions: 0, values: 0, limits, nameWordIndex: options.nameWordIndex ?? true });
 }
 
 /** Every string in a filter, field names included, is held to the filter string limit before anything is compiled. */
@@ -214,7 +226,7 @@ function compileField(field: string, value: unknown, state: CompileState): Condi
     if (state.values > MAX_TOTAL_VALUES) {
       throw inputError(`filter_conditions has too many values (at most ${MAX_TOTAL_VALUES})`);
     }
-    parts.push(compileCondition(field, spec, operator as Operator, operand, state.limits));
+    parts.push(compileCondition(field, spec, operator as Operator, operand, state));
   }
   return and(parts);
 }
@@ -234,10 +246,11 @@ function operatorsOf(field: string, value: unknown): Array<[string, unknown]> {
   return entries;
 }
 
-function compileCondition(field: string, spec: FieldSpec, operator: Operator, value: unknown, limits: InputLimits): Condition {
+function compileCondition(field: string, spec: FieldSpec, operator: Operator, value: unknown, state: CompileState): Condition {
+  const { limits } = state;
   switch (spec.kind) {
     case 'text':
-      return textCondition(field, spec.column, spec.nullable, operator, value, limits);
+      return textCondition(field, spec.column, spec.nullable, operator, value, limits, state.nameWordIndex);
     case 'teams':
       return teamsCondition(operator, value);
     case 'boolean':
@@ -251,7 +264,15 @@ function compileCondition(field: string, spec: FieldSpec, operator: Operator, va
 
 // --- built-in text columns: id, name, role, language --------------------------------------------------------------
 
-function textCondition(field: string, column: BuiltinColumn, nullable: boolean, operator: Operator, value: unknown, limits: InputLimits): Condition {
+function textCondition(
+  field: string,
+  column: BuiltinColumn,
+  nullable: boolean,
+  operator: Operator,
+  value: unknown,
+  limits: InputLimits,
+  nameWordIndex: boolean,
+): Condition {
   const col = sql.ref(column);
   switch (operator) {
     case '$eq':
@@ -275,7 +296,9 @@ function textCondition(field: string, column: BuiltinColumn, nullable: boolean, 
       // Case-insensitive, as on name; the expression is users_id_lower_idx's, for the planner to use it.
       if (column === 'id') return sql<boolean>`lower(id) LIKE ${likePrefixPattern(value, limits).toLowerCase()}`;
       // Must stay textually identical to users_name_words_idx for the planner to use it.
-      return sql<boolean>`to_tsvector('simple', coalesce(name, '')) @@ to_tsquery('simple', ${prefixTsQuery(value, limits)})`;
+      if (nameWordIndex) return sql<boolean>`to_tsvector('simple', coalesce(name, '')) @@ to_tsquery('simple', ${prefixTsQuery(value, limits)})`;
+      // The same value (`|| ''` changes no text), in an expression no index has.
+      return sql<boolean>`to_tsvector('simple', coalesce(name, '') || '') @@ to_tsquery('simple', ${prefixTsQuery(value, limits)})`;
     }
     default:
       throw notAllowed(operator, field);
@@ -473,6 +496,13 @@ function comparableJsonType(value: unknown): 'number' | 'string' | 'boolean' | u
  * runs of letters and digits, so the query never contains tsquery syntax.
  */
 function prefixTsQuery(value: unknown, limits: InputLimits): string {
+  return autocompleteWords(value, limits)
+    .map((word) => `${word}:*`)
+    .join(' & ');
+}
+
+/** The words of an $autocomplete value, lower-cased, as its prefix tsquery has them. */
+function autocompleteWords(value: unknown, limits: InputLimits): string[] {
   if (typeof value !== 'string') throw inputError(AUTOCOMPLETE_INVALID);
   const words = value
     .normalize('NFC')
@@ -481,7 +511,26 @@ function prefixTsQuery(value: unknown, limits: InputLimits): string {
     .filter((word) => word !== '');
   if (words.length === 0) throw inputError(AUTOCOMPLETE_INVALID);
   checkAutocompleteWords(words, limits);
-  return words.map((word) => `${word}:*`).join(' & ');
+  return words;
+}
+
+/**
+ * The prefix words of a filter that is exactly `{name: {$autocomplete: "..."}}` (the shape of a user picker), undefined
+ * for any other filter. The query uses them to choose its plan (see query.ts); the filter is compiled as usual.
+ */
+export function soleNameAutocompleteWords(filter: unknown, limits: InputLimits = DEFAULT_LIMITS): string[] | undefined {
+  if (!isPlainObject(filter)) return undefined;
+  const keys = Object.keys(filter);
+  if (keys.length !== 1 || keys[0] !== 'name') return undefined;
+  const condition = filter.name;
+  if (!isPlainObject(condition)) return undefined;
+  const operators = Object.keys(condition);
+  if (operators.length !== 1 || operators[0] !== '$autocomplete') return undefined;
+  try {
+    return autocompleteWords(condition.$autocomplete, limits);
+  } catch {
+    return undefined; // invalid: compileFilter reports it, as for any other filter
+  }
 }
 
 function checkAutocompleteWords(words: string[], limits: InputLimits) {

@@ -4,8 +4,9 @@ import type { Db } from '../../db/schema.js';
 import { DEFAULT_LIMITS, type InputLimits } from '../../limits.js';
 import type { UserRow } from '../representation.js';
 import type { QueryUsersPayload } from '../schemas.js';
-import { compileFilter, compileSort } from './filter.js';
+import { compileFilter, compileSort, soleNameAutocompleteWords } from './filter.js';
 import { USER_COLUMNS } from './users.js';
+import { nameWordStats, walkIsCheaper } from './word-stats.js';
 
 const DEFAULT_LIMIT = 30;
 
@@ -26,11 +27,25 @@ function scopeCondition(scope: QueryScope): RawBuilder<boolean> | undefined {
     : sql<boolean>`users.id = ${userId}`;
 }
 
+/**
+ * How a query with $autocomplete finds its rows. 'match-set': every matching user through the word index, in a
+ * subquery of its own, then sorted (cheap when few users match). 'ordered-walk': the plain statement, with the name
+ * test written so that the word index cannot serve it; the planner then walks users_created_at_id_idx in the default
+ * order and tests each name, stopping after offset + limit matches (cheap when many match). Both return the same rows
+ * in the same order.
+ */
+export type AutocompletePlan = 'match-set' | 'ordered-walk';
+
 /** The SELECT statement of a query, built without running it (queryUsers runs it; tests EXPLAIN it). */
-export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope = {}, limits: InputLimits = DEFAULT_LIMITS): RawBuilder<UserRow> {
+export function buildQueryUsersSql(
+  payload: QueryUsersPayload,
+  scope: QueryScope = {},
+  limits: InputLimits = DEFAULT_LIMITS,
+  autocompletePlan: AutocompletePlan = 'match-set',
+): RawBuilder<UserRow> {
   const conditions: RawBuilder<unknown>[] = scope.includeDeleted ? [] : [sql`users.deleted_at IS NULL`];
   if (!payload.include_deactivated_users) conditions.push(sql`users.deactivated_at IS NULL`);
-  conditions.push(sql`(${compileFilter(payload.filter_conditions ?? {}, limits)})`);
+  conditions.push(sql`(${compileFilter(payload.filter_conditions ?? {}, limits, { nameWordIndex: autocompletePlan === 'match-set' })})`);
   const scoped = scopeCondition(scope);
   if (scoped) conditions.push(sql`(${scoped})`);
   // Docs-era id pagination, still accepted.
@@ -39,25 +54,52 @@ export function buildQueryUsersSql(payload: QueryUsersPayload, scope: QueryScope
   if (payload.id_lt !== undefined) conditions.push(sql`users.id < ${payload.id_lt}`);
   if (payload.id_lte !== undefined) conditions.push(sql`users.id <= ${payload.id_lte}`);
 
-  const usesIdPaging = [payload.id_gt, payload.id_gte, payload.id_lt, payload.id_lte].some((v) => v !== undefined);
-  const sort = payload.sort && payload.sort.length > 0 ? payload.sort : usesIdPaging ? [{ field: 'id', direction: -1 }] : undefined;
+  const sort = effectiveSort(payload);
   const limit = payload.limit || DEFAULT_LIMIT;
   const offset = payload.offset ?? 0;
 
   const where = sql.join(conditions, sql` AND `);
-  // PostgreSQL cannot estimate how many names a word prefix matches, and with a LIMIT it may walk the sort index and
-  // filter every row for a rare prefix. `OFFSET 0` keeps the matching rows a subquery of their own (found through the
-  // word index), which are then sorted.
-  const source = JSON.stringify(payload.filter_conditions ?? {}).includes('"$autocomplete"')
-    ? sql`(SELECT * FROM users WHERE ${where} OFFSET 0) AS users`
-    : sql`users WHERE ${where}`;
+  // PostgreSQL cannot estimate how many names a word prefix matches unless the word is among the most common ones, and
+  // with a LIMIT it may walk the sort index and filter every row for a rare prefix. `OFFSET 0` keeps the matching rows
+  // a subquery of their own (found through the word index), which are then sorted. A common prefix is better served
+  // by the walk (see chooseAutocompletePlan).
+  const source =
+    autocompletePlan === 'match-set' && JSON.stringify(payload.filter_conditions ?? {}).includes('"$autocomplete"')
+      ? sql`(SELECT * FROM users WHERE ${where} OFFSET 0) AS users`
+      : sql`users WHERE ${where}`;
+  const orderBy = compileSort(sort, limits);
+  // The page is cut first and only its rows get the blocked ids and online lookups: selected with the rows, they
+  // would also be computed for every row the OFFSET skips. The page is sorted again (at most `limit` rows; the order
+  // is total, ending on id) since a subquery's order is not kept by the outer query.
   return sql<UserRow>`
-    SELECT ${USER_COLUMNS} FROM ${source}
-    ORDER BY ${compileSort(sort, limits)}
-    LIMIT ${limit} OFFSET ${offset}`;
+    SELECT ${USER_COLUMNS} FROM (
+      SELECT users.* FROM ${source}
+      ORDER BY ${orderBy}
+      LIMIT ${limit} OFFSET ${offset}
+    ) AS users
+    ORDER BY ${orderBy}`;
+}
+
+function effectiveSort(payload: QueryUsersPayload): QueryUsersPayload['sort'] {
+  const usesIdPaging = [payload.id_gt, payload.id_gte, payload.id_lt, payload.id_lte].some((v) => v !== undefined);
+  return payload.sort && payload.sort.length > 0 ? payload.sort : usesIdPaging ? [{ field: 'id', direction: -1 }] : undefined;
+}
+
+/**
+ * The plan of a query: 'ordered-walk' for a filter that is only a name $autocomplete in the default order, unscoped,
+ * whose prefix the word statistics show common enough that walking the default order finds offset + limit matches
+ * sooner than collecting every match would; 'match-set' otherwise (also when there are no statistics).
+ */
+export async function chooseAutocompletePlan(db: Db, payload: QueryUsersPayload, scope: QueryScope, limits: InputLimits): Promise<AutocompletePlan> {
+  if (effectiveSort(payload) !== undefined || scope.teamsOf) return 'match-set';
+  const words = soleNameAutocompleteWords(payload.filter_conditions, limits);
+  if (!words) return 'match-set';
+  const rowsNeeded = (payload.limit || DEFAULT_LIMIT) + (payload.offset ?? 0);
+  return walkIsCheaper(await nameWordStats(db), words, rowsNeeded) ? 'ordered-walk' : 'match-set';
 }
 
 export async function selectQueriedUsers(db: Db, payload: QueryUsersPayload, scope: QueryScope, limits: InputLimits): Promise<UserRow[]> {
-  const result = await buildQueryUsersSql(payload, scope, limits).execute(db);
+  const plan = await chooseAutocompletePlan(db, payload, scope, limits);
+  const result = await buildQueryUsersSql(payload, scope, limits, plan).execute(db);
   return result.rows;
 }
