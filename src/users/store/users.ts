@@ -123,19 +123,38 @@ export async function upsertUserRows(db: Db, inputs: readonly UpsertInput[], inp
     throw error;
   }
   const byId = new Map(inputs.map((input) => [input.id, input]));
-  // Filled in place: copying each row with a spread measured ~10 µs per row, a tenth of the request's CPU.
-  const rows = returned as UserRow[];
-  for (const row of rows) {
+  // A new object of one fixed shape per user: the driver's row objects are slow to extend or copy (measured at
+  // several µs per row, a tenth of the request's CPU), and everything downstream reads these rows.
+  return returned.map((row): UserRow => {
     const input = byId.get(row.id)!;
-    row.name = input.name;
-    row.image = input.image;
-    row.language = input.language ?? '';
-    row.teams_role = input.teams_role;
-    row.invisible = input.invisible ?? false;
-    row.privacy_settings = input.privacy_settings as UserRow['privacy_settings'];
-    row.custom = input.custom as UserRow['custom'];
-  }
-  return rows;
+    return {
+      id: row.id,
+      name: input.name,
+      image: input.image,
+      role: row.role,
+      language: input.language ?? '',
+      teams: row.teams,
+      teams_role: input.teams_role,
+      invisible: input.invisible ?? false,
+      privacy_settings: input.privacy_settings as UserRow['privacy_settings'],
+      custom: input.custom as UserRow['custom'],
+      banned: row.banned,
+      shadow_banned: row.shadow_banned,
+      bypass_moderation: row.bypass_moderation,
+      ban_expires: row.ban_expires,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      last_active: row.last_active,
+      deactivated_at: row.deactivated_at,
+      deleted_at: row.deleted_at,
+      deletion: row.deletion,
+      deactivation: row.deactivation,
+      revoke_tokens_issued_before: row.revoke_tokens_issued_before,
+      deletion_applied: row.deletion_applied,
+      blocked_user_ids: row.blocked_user_ids,
+      online: row.online,
+    };
+  });
 }
 
 /** One user's partial update: `assignments` are SET items computed from the row's current values. */
