@@ -125,3 +125,21 @@ export class Report {
     fs.writeFileSync(file, this.markdown(heading, preamble));
   }
 }
+
+const README_BEGIN = '<!-- bench:begin (written by npm run bench from bench/results.md; edit there, not here) -->';
+const README_END = '<!-- bench:end -->';
+
+/**
+ * Copies the head of a results file (how it was measured, and every figure against its target) into the README,
+ * between its bench markers; the per-section detail stays in the results file, which the README links to.
+ */
+export function copyToReadme(resultsFile: string, readmeFile: string): boolean {
+  const results = fs.readFileSync(resultsFile, 'utf8');
+  const head = results.split(/^### /m)[0]!.replace(/^## .*\n+/, '').trim();
+  const readme = fs.readFileSync(readmeFile, 'utf8');
+  const begin = readme.indexOf(README_BEGIN);
+  const end = readme.indexOf(README_END);
+  if (begin === -1 || end < begin) return false;
+  fs.writeFileSync(readmeFile, `${readme.slice(0, begin + README_BEGIN.length)}\n\n${head}\n\n${readme.slice(end)}`);
+  return true;
+}

@@ -16,7 +16,7 @@ import { loadBenchConfig, type BenchConfig } from './config.js';
 import { benchEmbedded, reportEmbedded } from './embedded.js';
 import { initLifecycle, isInterrupted, log, phase, runCleanups } from './lifecycle.js';
 import { benchQueries, loadQueryUsers, reportQueries } from './query.js';
-import { fmtInt, Report } from './report.js';
+import { copyToReadme, fmtInt, Report } from './report.js';
 import { launchServer, ROOT } from './server.js';
 import { benchTaskLatency, prepareTasks, reportTasks, watchDrain } from './tasks.js';
 import { benchUpsertPostgres, reportUpsert } from './upsert.js';
@@ -130,6 +130,9 @@ async function main() {
       `BENCH_CONCURRENCY=${config.concurrency}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, ` +
       `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}.`,
   ]);
+  // The README shows the figures of a complete run only.
+  const complete = !config.quick && config.backends.includes('postgres') && config.backends.includes('pglite') && config.sections.size === 3;
+  if (complete && process.exitCode === undefined && copyToReadme(file, path.join(ROOT, 'README.md'))) log('Copied the figures into README.md (Benchmarks).');
   log(`\nWrote ${path.relative(process.cwd(), file) || file}. Done in ${Math.round(seconds)} s (load average at the end ${loadAverage()}).`);
 }
 
