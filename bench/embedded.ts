@@ -92,7 +92,7 @@ export function reportEmbedded(report: Report, figures: EmbeddedFigures, config:
   const section = report.section(
     'Embedded (PGlite) start and memory',
     `Warm start: the server process started on the DATA_DIR of the upsert run (${figures.upsert.users.toLocaleString('en-US')}+ users), ` +
-      `timed from spawn (node --import tsx src/server.ts) until GET /healthz answers 200, ${figures.warmStartSeconds.length} times. ` +
+      `timed from spawn (node dist/server.mjs, the bundle npm start runs) until GET /healthz answers 200, ${figures.warmStartSeconds.length} times. ` +
       `RSS: VmRSS of the server process right after its upsert run (a process started on the initialized DATA_DIR: the ` +
       `first start, which runs initdb in the server process, is reported apart).`,
   );

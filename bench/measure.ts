@@ -104,22 +104,32 @@ export function withSpread(values: number[], fmt: (n: number) => string): string
   return `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
 }
 
-/** CPU time (ms, user + system) of the processes `pids`, from /proc (Linux); processes that are gone count 0. */
-export function processCpuMs(pids: readonly number[]): number {
+/** CPU time (ms, user + system) so far of each of the processes `pids` still running, from /proc (Linux). */
+export function processCpuMs(pids: readonly number[]): Map<number, number> {
   const tickMs = 1000 / 100; // USER_HZ is 100 on Linux
-  let ticks = 0;
+  const cpu = new Map<number, number>();
   for (const pid of pids) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the
       // 14th field of the line, stime the 15th.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) * tickMs);
     } catch {
       // gone
     }
   }
-  return ticks * tickMs;
+  return cpu;
+}
+
+/**
+ * CPU time the processes alive at `after` spent since `before` (a process that started in between counts from zero).
+ * A process that ended in between is left out: its last moments are lost, rather than its whole past subtracted.
+ */
+export function cpuSpentMs(before: Map<number, number>, after: Map<number, number>): number {
+  let spent = 0;
+  for (const [pid, ms] of after) spent += ms - (before.get(pid) ?? 0);
+  return spent;
 }
 
 /** The pids of the local PostgreSQL server's processes (postmaster and backends), read from /proc. */

@@ -12,7 +12,7 @@ import { BATCH_SIZE, TARGETS, type BenchConfig } from './config.js';
 import type { Bare, PostgresBackend } from './backends.js';
 import { expectStatus, type BenchClient } from './http.js';
 import { log } from './lifecycle.js';
-import { median, postgresPids, processCpuMs, quantile, runConcurrently, withSpread } from './measure.js';
+import { cpuSpentMs, median, postgresPids, processCpuMs, quantile, runConcurrently, withSpread } from './measure.js';
 import { check, fmtInt, fmtMs, fmtRatio, info, type Report } from './report.js';
 import {
   contentDigestSql,
@@ -105,8 +105,7 @@ interface Pass {
 
 async function runPass(path: UpsertPath, indexes: number[], users: number, concurrency: number, warmup = false): Promise<Pass> {
   const serverPids = path.pid === undefined ? [] : [path.pid];
-  const pgPids = postgresPids();
-  const before = { server: processCpuMs(serverPids), postgres: processCpuMs(pgPids), bench: process.cpuUsage() };
+  const before = { server: processCpuMs(serverPids), postgres: processCpuMs(postgresPids()), bench: process.cpuUsage() };
   const { seconds, samples } = await runConcurrently(
     path.key,
     indexes.map((i) => () => path.send(i, warmup)),
@@ -114,9 +113,8 @@ async function runPass(path: UpsertPath, indexes: number[], users: number, concu
   );
   const bench = process.cpuUsage(before.bench);
   const cpu = {
-    server: processCpuMs(serverPids) - before.server,
-    // Backends started during the pass count from zero; the pools' connections are all open before it.
-    postgres: processCpuMs([...new Set([...pgPids, ...postgresPids()])]) - before.postgres,
+    server: cpuSpentMs(before.server, processCpuMs(serverPids)),
+    postgres: cpuSpentMs(before.postgres, processCpuMs(postgresPids())),
     bench: (bench.user + bench.system) / 1000,
   };
   return { users, seconds, usersPerSecond: users / seconds, samples, cpu };

@@ -240,7 +240,7 @@ function guardFatal(pglite: PGlite, onFatal: (error: unknown) => void) {
 }
 
 /** Memory settings of the embedded engine (see openPglite). */
-const EMBEDDED_SHARED_BUFFERS = '32MB';
+const EMBEDDED_SHARED_BUFFERS = '16MB';
 const EMBEDDED_MAINTENANCE_WORK_MEM = '16MB';
 
 async function openPglite(dataDir: string, options: DatabaseOptions): Promise<DatabaseHandle> {
