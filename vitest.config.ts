@@ -32,6 +32,7 @@ if (typeof (Object as { groupBy?: unknown }).groupBy !== 'function') {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/chromium.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
