@@ -278,7 +278,9 @@ export async function runDeactivateUsersTasks(
     const changedBy = new Map<number, UserRow[]>();
     for (const row of changed) {
       const index = firstTask.get(row.id)!;
-      changedBy.set(index, [...(changedBy.get(index) ?? []), row]);
+      const rows = changedBy.get(index);
+      if (rows) rows.push(row);
+      else changedBy.set(index, [row]);
     }
     await ctx.events.record(
       trx,

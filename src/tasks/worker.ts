@@ -97,34 +97,24 @@ export class Worker {
       this.wakeup.startRound();
       this.saturated = false;
       let full = false;
-      // A batch of each batching type, one unit each, and tasks of the other types, one unit each. Each claim's unit
-      // is reserved before it is sent, so that together they never start more units than `concurrency`. With room
-      // for both kinds the claims go at once, so that a task of either kind starts without waiting for the other;
-      // without, the batch claims go first and the other types get whatever units they left unused (a batch claim
-      // that finds nothing must not keep the other types waiting for the next wake-up).
+      // A batch of each batching type, one unit each, and tasks of the other types, one unit each. With room for
+      // both kinds the claims go at once, so that a task of either kind starts without waiting for the other (the
+      // other types then leave a unit to each batch claim in flight). Without, the batch claims go first, and the
+      // other types get whatever units they left unused: a batch claim that finds nothing must not keep the other
+      // types waiting for the next wake-up.
       const claims: Promise<void>[] = [];
-      let reserved = 0;
-      const free = () => this.options.concurrency - this.units - reserved;
-      const roomForAll = free() > batchTypes.length;
+      const free = () => this.options.concurrency - this.units;
+      const atOnce = free() > batchTypes.length;
       for (const type of batchTypes) {
         if (free() <= 0) break;
-        reserved++;
-        claims.push(
-          claimTasks(this.options.db, this.owner, batchSize, this.options.leaseMs, { only: [type] }).then(
-            (claimed) => {
-              if (!roomForAll) reserved--;
-              this.startUnit(type, claimed);
-              full ||= claimed.length === batchSize;
-            },
-            (error) => {
-              if (!roomForAll) reserved--;
-              throw error;
-            },
-          ),
-        );
+        const claim = claimTasks(this.options.db, this.owner, batchSize, this.options.leaseMs, { only: [type] }).then((claimed) => {
+          this.startUnit(type, claimed);
+          full ||= claimed.length === batchSize;
+        });
+        claims.push(claim);
+        if (!atOnce) await claim.catch(() => {}); // a failure is logged with the others', below
       }
-      if (!roomForAll) await Promise.allSettled(claims);
-      const others = free();
+      const others = free() - (atOnce ? batchTypes.length : 0);
       if (others > 0) {
         claims.push(
           claimTasks(this.options.db, this.owner, others, this.options.leaseMs, { except: batchTypes }).then((claimed) => {
@@ -134,7 +124,7 @@ export class Worker {
         );
       }
       // Read in the same synchronous stretch as `units`: a unit that ends later knows to wake the loop.
-      if (free() <= 0 || others <= 0) this.saturated = true;
+      if (others <= 0) this.saturated = true;
       for (const outcome of await Promise.allSettled(claims)) {
         if (outcome.status === 'rejected' && !this.stopping) this.options.logger?.error({ err: outcome.reason }, 'claiming tasks failed');
       }

@@ -3,10 +3,10 @@
 // `postgres` system user.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -20,16 +20,6 @@ function binDir(): string | undefined {
 
 export const clusterAvailable = binDir() !== undefined && (process.getuid?.() !== 0 || fs.existsSync('/usr/sbin/runuser'));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Cluster {
   port: number;

@@ -4,11 +4,11 @@
 // A README edit that breaks a block fails here.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runTs, type Child } from '../helpers/process.js';
+import { freePort } from '../helpers/ports.js';
 
 interface Block {
   status: number;
@@ -28,14 +28,6 @@ export function walkthroughBlocks(readme: string): Block[] {
   }));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'walkthrough-'));
 const headers = path.join(dataDir, 'last-headers');
