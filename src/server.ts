@@ -17,7 +17,7 @@ import { Worker } from './tasks/worker.js';
 import { purgeExpiredExports } from './exports/service.js';
 import { logSerializers } from './http/logging.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
-import { purgeOldDeliveries } from './webhooks/service.js';
+import { cancelOrphanedWebhookDeliveries, purgeOldDeliveries } from './webhooks/service.js';
 import { purgeOldRateLimitCounts } from './rate-limits/service.js';
 
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
@@ -115,6 +115,7 @@ async function main() {
   await app.services.settings.follow(database.listen);
   const dispatcher = new WebhookDispatcher({
     db: database.db,
+    settings: (db) => app.services.settings.read(db),
     credentials: () => credentials,
     listen: database.listen,
     retry: { firstMs: config.webhooks.retryFirstMs, maxMs: config.webhooks.retryMaxMs, maxAgeMs: config.webhooks.maxAgeMs },
@@ -129,6 +130,7 @@ async function main() {
     purgeExpiredExports(database.db).catch((error) => logger.warn({ err: error }, 'purging expired exports failed'));
     purgeStaleConnections(app.services).catch((error) => logger.warn({ err: error }, 'purging stale connections failed'));
     purgeOldDeliveries(database.db, config.webhooks.retentionMs).catch((error) => logger.warn({ err: error }, 'purging old webhook deliveries failed'));
+    cancelOrphanedWebhookDeliveries(app.services).catch((error) => logger.warn({ err: error }, 'cancelling deliveries of removed webhook hooks failed'));
     purgeOldRateLimitCounts(database.db).catch((error) => logger.warn({ err: error }, 'purging old rate-limit counts failed'));
   }, HOUSEKEEPING_INTERVAL_MS);
   purge.unref();

@@ -33,7 +33,7 @@ import { GetRateLimitsQuery, GetRateLimitsResponse } from '../rate-limits/schema
 import { PLATFORMS } from '../rate-limits/service.js';
 import { GetTaskResponse } from '../tasks/schemas.js';
 import { WebhookDeliveriesResponse } from '../webhooks/schemas.js';
-import { webhookDeliveryCounts } from '../webhooks/service.js';
+import { currentWebhookReport } from '../webhooks/service.js';
 import { getTaskText } from '../tasks/service.js';
 import { parseQueryPayload } from '../users/query-payload.js';
 import type { UserRow } from '../users/representation.js';
@@ -469,14 +469,14 @@ export const operations: Operation[] = [
     tag: 'operator',
     v2: {
       path: '/operator/webhooks',
-      summary: 'Count webhook deliveries by state',
+      summary: 'Webhook deliveries by hook and state',
       description:
-        "This server's extension, outside Stream's API: deliveries pending (waiting for an attempt or being sent), delivered and failed (after their retries), within the retention window, and the age of the oldest pending one. Requires server-side auth.",
+        "This server's extension, outside Stream's API: per hook (the app's webhook_url, each event hook of type webhook, and removed hooks that still have deliveries kept), deliveries pending (waiting for an attempt or being sent), failed and cancelled within the retention window, the age of the oldest pending one, and the last error; and the totals. URLs and errors are shown without query values. Requires server-side auth.",
     },
     status: 200,
     response: WebhookDeliveriesResponse,
     async handle({ ctx }) {
-      return webhookDeliveryCounts(ctx.db);
+      return currentWebhookReport(ctx.db, ctx.settings);
     },
   }),
 ];

@@ -4,6 +4,7 @@ import type { Db, Micros } from '../db/schema.js';
 import { microsToRfc3339, nowMicros, requestTimeToSql } from '../db/timestamps.js';
 import { inputError } from '../http/errors.js';
 import { checkEventHooks, checkWebhookEvents, checkWebhookUrl, type StoredHook } from '../webhooks/config.js';
+import { applyHookChanges } from '../webhooks/service.js';
 import { APP_SETTINGS_CHANNEL, SETTING_COLUMNS, readSettingsRow, writeSettings, type SettingsChange } from './store.js';
 
 export type UniqueUsernames = 'no' | 'app' | 'team';
@@ -123,10 +124,13 @@ export class AppSettingsCache {
   }
 
   async update(patch: Record<string, unknown>): Promise<void> {
-    const change = settingsChange(patch, await readSettings(this.db));
+    const before = await readSettings(this.db);
+    const change = settingsChange(patch, before);
     if (Object.keys(change).length === 0) return;
     this.cached = undefined;
     await writeSettings(this.db, change);
     this.cached = undefined;
+    // Hooks removed or narrowed: their pending deliveries are cancelled (webhooks/service.ts).
+    if ('webhook_url' in change || 'webhook_events' in change || 'event_hooks' in change) await applyHookChanges(this.db, before, await readSettings(this.db));
   }
 }

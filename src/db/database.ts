@@ -8,9 +8,10 @@
 //   PGlite runs inside this process and cannot interrupt a statement. If it reports a PANIC or aborts, its state is
 //   gone: `onFatal` is called (the server exits at once, for its supervisor to restart it).
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { PGliteDialect, PostgresDialect, sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './lock.js';
+import { NotifyingKysely } from './notify.js';
 import type { Database, Db } from './schema.js';
 import { parsePgTimestamp } from './timestamps.js';
 
@@ -102,7 +103,7 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
   const inUse = new Set<pg.PoolClient>();
   pool.on('acquire', (client) => inUse.add(client));
   pool.on('release', (_error, client) => inUse.delete(client));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new NotifyingKysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const subscriptions = new Set<{ stop(): Promise<void> }>();
   return {
     db,
@@ -257,7 +258,7 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
     });
     guardFatal(pglite, options.onFatal ?? defaultOnFatal);
     await pglite.exec(`SET TimeZone = 'UTC'`);
-    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    const db = new NotifyingKysely<Database>({ dialect: new PGliteDialect({ pglite }) });
     return {
       db,
       backend: 'pglite',

@@ -113,17 +113,29 @@ export interface WebhookDeliveriesTable {
   seq: Generated<number>;
   hook_id: string;
   user_id: string | null;
+  event_type: string;
+  /** The hook's URL when the event was recorded, without its query values (sends use the URL configured then). */
   url: string;
-  timeout_ms: number;
   body: string;
-  status: Generated<'pending' | 'sending' | 'delivered' | 'failed'>;
+  ended_body: string | null;
+  status: Generated<'pending' | 'sending' | 'delivered' | 'failed' | 'cancelled'>;
   attempts: Generated<number>;
-  next_attempt_at: Timestamp;
+  /** Set on the head of its hook and user's queue only; NULL while it waits behind an earlier one. */
+  next_attempt_at: NullableTimestamp;
   lease_owner: string | null;
   lease_expires_at: NullableTimestamp;
   last_error: string | null;
+  last_status: number | null;
   created_at: Timestamp;
+  age_from: Timestamp;
   delivered_at: NullableTimestamp;
+}
+
+/** The last failure of each webhook hook, for the operator. */
+export interface WebhookHookErrorsTable {
+  hook_id: string;
+  last_error: string;
+  last_error_at: Timestamp;
 }
 
 /** Per-minute rate-limit counts shared by the instances of one PostgreSQL database (rate-limits/store.ts). */
@@ -150,6 +162,7 @@ export interface Database {
   user_blocks: UserBlocksTable;
   user_tombstones: UserTombstonesTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_hook_errors: WebhookHookErrorsTable;
   app_settings: AppSettingsTable;
   schema_migrations: SchemaMigrationsTable;
 }

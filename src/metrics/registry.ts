@@ -5,7 +5,7 @@
 import client from 'prom-client';
 import type { Db } from '../db/schema.js';
 import { taskQueueState, type TaskQueueState } from '../tasks/service.js';
-import { webhookDeliveryCounts, type DeliveryCounts } from '../webhooks/service.js';
+import { webhookDeliveryTotals, type DeliveryTotals } from '../webhooks/service.js';
 
 export interface MetricsSources {
   db: Db;
@@ -17,7 +17,7 @@ export interface MetricsSources {
 
 interface StoredState {
   tasks: TaskQueueState;
-  deliveries: DeliveryCounts;
+  deliveries: DeliveryTotals;
 }
 
 export class Metrics {
@@ -39,7 +39,7 @@ export class Metrics {
    * gauges side by side: those that ask while a read is under way share it.
    */
   private storedState(): Promise<StoredState | undefined> {
-    this.stored ??= Promise.all([taskQueueState(this.sources.db), webhookDeliveryCounts(this.sources.db)])
+    this.stored ??= Promise.all([taskQueueState(this.sources.db), webhookDeliveryTotals(this.sources.db)])
       .then(([tasks, deliveries]) => ({ tasks, deliveries }), () => undefined)
       .finally(() => {
         this.stored = undefined;
@@ -78,7 +78,7 @@ export class Metrics {
     });
     this.webhookAttempts = new client.Counter({
       name: 'stream_webhook_attempts_total',
-      help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
+      help: 'Webhook delivery attempts by outcome (delivered, retry, failed, cancelled)',
       labelNames: ['outcome'],
       registers,
     });
@@ -114,12 +114,12 @@ export class Metrics {
     });
     new client.Gauge({
       name: 'stream_webhook_deliveries',
-      help: 'Webhook deliveries within the retention window, by state',
+      help: 'Webhook deliveries by state: pending (waiting or being sent), and failed and cancelled within the retention window',
       labelNames: ['state'],
       registers,
       async collect() {
         const state = await stored();
-        if (state) for (const name of ['pending', 'delivered', 'failed'] as const) this.set({ state: name }, state.deliveries[name]);
+        if (state) for (const name of ['pending', 'failed', 'cancelled'] as const) this.set({ state: name }, state.deliveries[name]);
       },
     });
     new client.Gauge({

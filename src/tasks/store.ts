@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type RawBuilder } from 'kysely';
 import type { Database, Db, JsonObject, Micros, TaskStatus, Tx } from '../db/schema.js';
 import { toJsonText } from '../lib/json.js';
+import { notifyAfterCommit } from '../db/notify.js';
 
 /** NOTIFY channel that wakes workers when a task is enqueued. */
 export const TASKS_CHANNEL = 'stream_tasks';
@@ -35,9 +36,9 @@ export interface TaskRecord {
 }
 
 /**
- * Inserts a task inside the caller's transaction. The NOTIFY is delivered when that transaction commits, so a
- * worker never wakes for a task it cannot see yet; it is sent by the INSERT itself, one round trip less on the way
- * from a request to its task's completion.
+ * Inserts a task inside the caller's transaction. The workers' wake-up is sent once that transaction has committed,
+ * outside it (db/notify.ts: a NOTIFY inside would serialize commits across the cluster), so a worker never wakes for
+ * a task it cannot see yet.
  */
 export async function enqueueTask(
   trx: Tx,
@@ -48,8 +49,8 @@ export async function enqueueTask(
   const id = randomUUID();
   await sql`
     INSERT INTO tasks (id, type, payload, max_attempts)
-    VALUES (${id}::uuid, ${type}, ${toJsonText(payload)}::jsonb, ${options.maxAttempts})
-    RETURNING pg_notify(${TASKS_CHANNEL}, id::text)`.execute(trx);
+    VALUES (${id}::uuid, ${type}, ${toJsonText(payload)}::jsonb, ${options.maxAttempts})`.execute(trx);
+  await notifyAfterCommit(trx, TASKS_CHANNEL);
   return id;
 }
 

@@ -112,8 +112,14 @@ export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: Us
 /** The fields of a user a write can change (not updated_at): a write that changes none of them sends no event. */
 const WRITTEN_FIELDS = ['name', 'image', 'role', 'language', 'teams', 'teams_role', 'invisible', 'privacy_settings', 'custom'] as const;
 
+/** Whether a write changed what Stream reports with user.updated: a written field, deletion, or the token cut-off. */
 function stateChanged(before: UserRow | undefined, after: UserRow): boolean {
-  return !before || before.deleted_at !== after.deleted_at || WRITTEN_FIELDS.some((field) => !sameJson(before[field], after[field]));
+  return (
+    !before ||
+    before.deleted_at !== after.deleted_at ||
+    before.revoke_tokens_issued_before !== after.revoke_tokens_issued_before ||
+    WRITTEN_FIELDS.some((field) => !sameJson(before[field], after[field]))
+  );
 }
 
 /**

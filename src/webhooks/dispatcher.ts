@@ -1,13 +1,16 @@
 // Sends webhook deliveries, in every server process beside the task worker: wakes on NOTIFY (with a polling fallback),
-// claims due deliveries, POSTs each one with Stream's headers, and records the outcome, fenced on its lease. A
-// non-2xx answer, a timeout or a connection error is retried with backoff (doubling, with jitter, up to a cap) until
-// the delivery is older than its lifetime, then it is failed. Each hook has a bounded share of the sends in flight,
-// so a slow or dead receiver never holds up other hooks, other users, or the HTTP API.
+// reads the hooks as configured now, claims due deliveries of the enabled ones, POSTs each one to its hook's current URL
+// with Stream's headers, and records the outcome, fenced on its lease. Failure classes (README "Webhooks"): 2xx is
+// delivered; 408, 425, 429, 5xx, a timeout or a connection error is retried with backoff (doubling, with jitter, up to
+// a cap; 429 and 503 after their Retry-After) until the delivery is older than its age limit; any other answer (3xx,
+// other 4xx) fails it at once. Each hook has a bounded share of the sends in flight, so a slow or dead receiver never
+// holds up other hooks, other users, or the HTTP API.
 import { createHmac, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Db } from '../db/schema.js';
-import { claimDeliveries, markAttemptFailed, markDelivered, releaseDelivery, WEBHOOKS_CHANNEL, type ClaimedDelivery } from './store.js';
+import { deliverableHooks, displayUrl, hookTakes, withoutSecrets, type DeliverableHook, type StoredHook } from './config.js';
+import { claimDeliveries, recordAttempt, releaseDelivery, WEBHOOKS_CHANNEL, type AttemptOutcome, type ClaimedDelivery } from './store.js';
 import { Wakeup, type Listen } from '../lib/wakeup.js';
 
 export interface RetrySchedule {
@@ -21,8 +24,17 @@ export interface RetrySchedule {
 
 export const DEFAULT_RETRY: RetrySchedule = { firstMs: 5_000, maxMs: 60 * 60_000, maxAgeMs: 24 * 60 * 60_000 };
 
+/** The webhook configuration of the app settings. */
+export interface HookSettings {
+  webhook_url: string | null;
+  webhook_events: readonly string[];
+  event_hooks: readonly StoredHook[];
+}
+
 export interface DispatcherOptions {
   db: Db;
+  /** The hooks as configured now, read before each claim: a delivery goes where its hook points when it is sent. */
+  settings: (db: Db) => Promise<HookSettings>;
   /** The app's key and secret now (the signature is made with the secret of the moment of sending). */
   credentials: () => { apiKey: string; apiSecret: string };
   listen?: Listen;
@@ -34,7 +46,7 @@ export interface DispatcherOptions {
   logger?: Logger;
   owner?: string;
   /** Observes each attempt's outcome (metrics). */
-  onAttempt?: (outcome: 'delivered' | 'retry' | 'failed') => void;
+  onAttempt?: (outcome: 'delivered' | 'retry' | 'failed' | 'cancelled') => void;
 }
 
 /**
@@ -47,6 +59,18 @@ export function signature(secret: string, body: string): string {
   return createHmac('sha256', secret).update(body).digest('hex');
 }
 
+/** Statuses retried on the schedule; any other non-2xx fails the delivery at once (the receiver refused the event). */
+const RETRIED_STATUSES = new Set([408, 425, 429]);
+
+/** Retry-After of a 429 or 503, in milliseconds: delta-seconds or an HTTP date. Undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 export class WebhookDispatcher {
   readonly owner: string;
   private readonly inFlight = new Map<string, { delivery: ClaimedDelivery; done: Promise<void> }>();
@@ -54,6 +78,8 @@ export class WebhookDispatcher {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup = new Wakeup();
+  /** Where the next claim starts in the list of hooks, so that hooks take turns when sends in flight are scarce. */
+  private turn = 0;
 
   constructor(private readonly options: DispatcherOptions) {
     this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -76,26 +102,42 @@ export class WebhookDispatcher {
       await new Promise((resolve) => setImmediate(resolve));
       this.wakeup.startRound();
       const free = concurrency - this.inFlight.size;
-      let claimed: ClaimedDelivery[] = [];
+      let claimed: Array<{ delivery: ClaimedDelivery; hook: DeliverableHook | undefined }> = [];
       if (free > 0) {
-        const perHookCount = new Map<string, number>();
-        for (const { delivery } of this.inFlight.values()) perHookCount.set(delivery.hook_id, (perHookCount.get(delivery.hook_id) ?? 0) + 1);
-        const busy = [...perHookCount].filter(([, count]) => count >= perHook).map(([hook]) => hook);
         try {
-          claimed = await claimDeliveries(this.options.db, this.owner, Math.min(free, perHook), busy, LEASE_MARGIN_MS);
+          claimed = await this.claim(free, perHook);
         } catch (error) {
           if (this.stopping) break;
           this.options.logger?.error({ err: error }, 'claiming webhook deliveries failed');
         }
       }
-      for (const delivery of claimed) this.startSend(delivery);
+      for (const { delivery, hook } of claimed) this.startSend(delivery, hook);
       if (claimed.length > 0 && this.inFlight.size < concurrency) continue;
       await this.wakeup.sleep(this.options.pollMs ?? 1_000);
     }
   }
 
-  private startSend(delivery: ClaimedDelivery) {
-    const done = this.send(delivery)
+  /** Claims for the enabled hooks with room in flight, each up to its share; a disabled hook's deliveries wait. */
+  private async claim(free: number, perHook: number) {
+    const hooks = deliverableHooks(await this.options.settings(this.options.db));
+    const byId = new Map(hooks.map((hook) => [hook.hookId, hook]));
+    const inFlightOf = new Map<string, number>();
+    for (const { delivery } of this.inFlight.values()) inFlightOf.set(delivery.hook_id, (inFlightOf.get(delivery.hook_id) ?? 0) + 1);
+    const open = hooks.filter((hook) => hook.enabled && (inFlightOf.get(hook.hookId) ?? 0) < perHook);
+    if (open.length === 0) return [];
+    this.turn = (this.turn + 1) % open.length;
+    const ordered = [...open.slice(this.turn), ...open.slice(0, this.turn)];
+    const claims = ordered.map((hook) => ({
+      hookId: hook.hookId,
+      limit: Math.min(free, perHook - (inFlightOf.get(hook.hookId) ?? 0)),
+      leaseMs: hook.timeoutMs + LEASE_MARGIN_MS,
+    }));
+    const claimed = await claimDeliveries(this.options.db, this.owner, claims, free);
+    return claimed.map((delivery) => ({ delivery, hook: byId.get(delivery.hook_id) }));
+  }
+
+  private startSend(delivery: ClaimedDelivery, hook: DeliverableHook | undefined) {
+    const done = this.attempt(delivery, hook)
       .catch((error) => this.options.logger?.error({ err: error, delivery: delivery.id }, 'a webhook attempt could not be recorded'))
       .finally(() => {
         this.inFlight.delete(delivery.id);
@@ -104,19 +146,46 @@ export class WebhookDispatcher {
     this.inFlight.set(delivery.id, { delivery, done });
   }
 
-  /** The wait before the next attempt, or null when the delivery has had its lifetime. Jittered within the upper half. */
-  private retryDelay(delivery: ClaimedDelivery): number | null {
-    const ceiling = Math.min(this.retry.firstMs * 2 ** (delivery.attempts - 1), this.retry.maxMs);
-    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
-    const ageMs = Date.now() - Number(delivery.created_at / 1000n);
-    return ageMs + delay > this.retry.maxAgeMs ? null : delay;
+  private ageMs(delivery: ClaimedDelivery): number {
+    return Date.now() - Number(delivery.age_from / 1000n);
   }
 
-  private async send(delivery: ClaimedDelivery): Promise<void> {
+  /** The wait before the next attempt, or null when it would pass the age limit. Jittered within the upper half. */
+  private retryDelay(delivery: ClaimedDelivery, retryAfter: number | undefined): number | null {
+    const ceiling = Math.min(this.retry.firstMs * 2 ** (delivery.attempts - 1), this.retry.maxMs);
+    const delay = retryAfter ?? Math.round(ceiling * (0.5 + Math.random() * 0.5));
+    return this.ageMs(delivery) + delay > this.retry.maxAgeMs ? null : delay;
+  }
+
+  private async attempt(delivery: ClaimedDelivery, hook: DeliverableHook | undefined): Promise<void> {
+    let outcome: AttemptOutcome;
+    if (!hook || !hookTakes(hook, delivery.event_type)) {
+      // Configured away after it was recorded (by an instance that had not seen the change yet, or just now).
+      outcome = { kind: 'cancelled', error: hook ? 'the hook no longer takes this event type' : 'the hook was removed' };
+    } else if (this.ageMs(delivery) > this.retry.maxAgeMs) {
+      // Waited past its age limit (its hook was disabled, or deliveries ahead of it took that long): never sent.
+      outcome = { kind: 'failed', error: 'past the age limit before it could be sent', status: null, maxAgeMs: this.retry.maxAgeMs };
+    } else {
+      outcome = await this.send(delivery, hook);
+    }
+    await recordAttempt(this.options.db, delivery, outcome);
+    const report = outcome.kind === 'retry' ? 'retry' : outcome.kind;
+    this.options.onAttempt?.(report);
+    if (outcome.kind !== 'delivered') {
+      this.options.logger?.debug(
+        { delivery: delivery.id, hook: delivery.hook_id, url: hook ? displayUrl(hook.url) : undefined, attempt: delivery.attempts, outcome: outcome.kind, failure: outcome.error },
+        'webhook attempt not delivered',
+      );
+    }
+  }
+
+  private async send(delivery: ClaimedDelivery, hook: DeliverableHook): Promise<AttemptOutcome> {
     const { apiKey, apiSecret } = this.options.credentials();
     let failure: string;
+    let status: number | null = null;
+    let retryAfter: number | undefined;
     try {
-      const response = await fetch(delivery.url, {
+      const response = await fetch(hook.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -126,24 +195,28 @@ export class WebhookDispatcher {
           'x-api-key': apiKey,
         },
         body: delivery.body,
-        // A redirect is an answer like any other non-2xx: the target is the URL the app configured.
+        // A redirect is an answer like any other: the target is the URL the app configured.
         redirect: 'manual',
-        signal: AbortSignal.timeout(delivery.timeout_ms),
+        signal: AbortSignal.timeout(hook.timeoutMs),
       });
       await response.body?.cancel().catch(() => {});
-      if (response.status >= 200 && response.status < 300) {
-        await markDelivered(this.options.db, delivery);
-        this.options.onAttempt?.('delivered');
-        return;
-      }
-      failure = `the receiver answered ${response.status}`;
+      status = response.status;
+      if (status >= 200 && status < 300) return { kind: 'delivered' };
+      failure = `the receiver answered ${status}`;
+      if (!(RETRIED_STATUSES.has(status) || status >= 500)) return { kind: 'failed', error: failure, status, maxAgeMs: this.retry.maxAgeMs };
+      if (status === 429 || status === 503) retryAfter = retryAfterMs(response.headers.get('retry-after'));
     } catch (error) {
-      failure = (error as Error).name === 'TimeoutError' ? `no answer within ${delivery.timeout_ms} ms` : `the request failed: ${(error as Error).message}`;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      failure =
+        (error as Error).name === 'TimeoutError'
+          ? `no answer within ${hook.timeoutMs} ms`
+          : `the request failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`;
+      failure = withoutSecrets(failure, hook.url);
     }
-    const delay = this.retryDelay(delivery);
-    await markAttemptFailed(this.options.db, delivery, failure, delay);
-    this.options.onAttempt?.(delay === null ? 'failed' : 'retry');
-    this.options.logger?.debug({ delivery: delivery.id, attempt: delivery.attempts, failure }, 'webhook attempt failed');
+    const delay = this.retryDelay(delivery, retryAfter);
+    return delay === null
+      ? { kind: 'failed', error: failure, status, maxAgeMs: this.retry.maxAgeMs }
+      : { kind: 'retry', delayMs: delay, error: failure, status };
   }
 
   /** Stops claiming, lets sends in flight finish (each is bounded by its timeout), hands back what is left. */

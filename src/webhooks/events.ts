@@ -12,6 +12,8 @@ export interface UserEvent {
   userId: string;
   /** The body's JSON text: exactly the bytes that are signed and sent, on every attempt. */
   body: string;
+  /** The body kept once the delivery has ended, when the one sent carries what must not stay (a hard deletion's user). */
+  endedBody?: string;
 }
 
 function event(type: UserEventType, row: UserRow, fields: Record<string, unknown> = {}): UserEvent {
@@ -34,13 +36,21 @@ export interface AppliedDeletion {
   conversations?: string;
 }
 
+/**
+ * user.deleted carries the user as Stream's does. After a hard deletion, once its delivery has ended (delivered, failed
+ * or cancelled), the stored body keeps the user's id alone.
+ */
 export function userDeleted(row: UserRow, deletion: AppliedDeletion): UserEvent {
-  return event('user.deleted', row, {
+  const fields = {
     delete_user: deletion.user,
     delete_messages: deletion.messages ?? '',
     delete_conversation: deletion.conversations ?? '',
     hard_delete: deletion.user === 'hard',
     mark_messages_deleted: deletion.messages === 'soft',
     delete_conversation_channels: deletion.conversations !== undefined,
-  });
+  };
+  const sent = event('user.deleted', row, fields);
+  if (deletion.user !== 'hard') return sent;
+  const { created_at } = JSON.parse(sent.body) as { created_at: string };
+  return { ...sent, endedBody: JSON.stringify({ type: 'user.deleted', created_at, user: { id: row.id }, ...fields, custom: {} }) };
 }

@@ -1,7 +1,12 @@
 // The outbox of webhook deliveries: one row per event and hook, written in the same transaction as the change that
 // causes the event, and sent by the dispatcher (dispatcher.ts). A delivery is claimed like a task: FOR UPDATE SKIP
 // LOCKED with a lease, and every write that ends an attempt is fenced on (lease owner, attempt).
+//
+// Each hook receives one user's events in commit order: the deliveries of one hook and user form a queue, and only its
+// head has a time to be sent (`next_attempt_at`); the others wait (NULL) until the head ends, which gives the next one
+// its time. So the claim reads due heads only, hook by hook, through an index, whatever the backlog behind them.
 import { sql } from 'kysely';
+import { notifyAfterCommit } from '../db/notify.js';
 import type { Db, Micros, Tx } from '../db/schema.js';
 
 /** NOTIFY channel that wakes dispatchers when deliveries are written. */
@@ -11,80 +16,178 @@ export interface NewDelivery {
   id: string;
   hookId: string;
   userId: string;
-  url: string;
-  timeoutMs: number;
+  eventType: string;
+  /** The hook's URL as the operator may read it (no query values). */
+  displayUrl: string;
   body: string;
+  /** The body kept once the delivery has ended, when it must carry less than the one sent (a hard deletion's). */
+  endedBody?: string;
 }
 
-/** Writes deliveries inside the change's transaction; the NOTIFY reaches dispatchers when it commits. */
+/**
+ * Writes deliveries inside the change's transaction. A delivery is the head of its queue when nothing of its hook and
+ * user is unfinished; otherwise it waits. The latest unfinished delivery of each queue is locked (FOR SHARE) until this
+ * transaction ends, so that ending it waits for this commit and then sees the new one to give it its time. The wake-up
+ * of the dispatchers is sent after the commit, outside the transaction.
+ */
 export async function insertDeliveries(trx: Tx, deliveries: readonly NewDelivery[]): Promise<void> {
   if (deliveries.length === 0) return;
+  const input = JSON.stringify(
+    deliveries.map((d, ord) => ({ ord, id: d.id, hook_id: d.hookId, user_id: d.userId, event_type: d.eventType, url: d.displayUrl, body: d.body, ended_body: d.endedBody ?? null })),
+  );
   await sql`
-    INSERT INTO webhook_deliveries (id, hook_id, user_id, url, timeout_ms, body)
-    VALUES ${sql.join(deliveries.map((d) => sql`(${d.id}::uuid, ${d.hookId}, ${d.userId}, ${d.url}, ${d.timeoutMs}, ${d.body})`))}`.execute(trx);
-  await sql`SELECT pg_notify(${WEBHOOKS_CHANNEL}, '')`.execute(trx);
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${input}::jsonb)
+        AS i(ord int, id uuid, hook_id text, user_id text, event_type text, url text, body text, ended_body text)
+    ),
+    queues AS (SELECT DISTINCT hook_id, user_id FROM input),
+    busy AS (
+      SELECT q.hook_id, q.user_id FROM queues q
+      CROSS JOIN LATERAL (
+        SELECT d.id FROM webhook_deliveries d
+        WHERE d.hook_id = q.hook_id AND d.user_id = q.user_id AND d.status IN ('pending', 'sending')
+        ORDER BY d.seq DESC LIMIT 1
+        FOR SHARE OF d
+      ) latest
+    )
+    INSERT INTO webhook_deliveries (id, hook_id, user_id, event_type, url, body, ended_body, next_attempt_at)
+    SELECT i.id, i.hook_id, i.user_id, i.event_type, i.url, i.body, i.ended_body,
+           CASE WHEN b.hook_id IS NULL AND row_number() OVER (PARTITION BY i.hook_id, i.user_id ORDER BY i.ord) = 1 THEN now() END
+    FROM input i LEFT JOIN busy b ON b.hook_id = i.hook_id AND b.user_id = i.user_id
+    ORDER BY i.ord`.execute(trx);
+  await notifyAfterCommit(trx, WEBHOOKS_CHANNEL);
 }
 
 export interface ClaimedDelivery {
   id: string;
   hook_id: string;
-  url: string;
-  timeout_ms: number;
+  user_id: string;
+  event_type: string;
   body: string;
   attempts: number;
-  created_at: Micros;
+  age_from: Micros;
   lease_owner: string;
 }
 
+/** What one hook may take in a claim: how many, and the lease of each (its timeout and a margin). */
+export interface HookClaim {
+  hookId: string;
+  limit: number;
+  leaseMs: number;
+}
+
 /**
- * Claims up to `limit` deliveries that are due: pending ones whose time has come and ones whose lease ran out. A
- * delivery waits while an earlier one of the same hook and user is still pending or being sent, so that each hook
- * receives a user's events in commit order; hooks in `busyHooks` (as many in flight as this dispatcher lets one hook
- * have) are skipped, so that a slow receiver holds back nobody else.
+ * Claims due deliveries of the hooks given (enabled ones with room in flight), up to each one's limit: heads whose
+ * time has come, in time order, through the head index; and deliveries whose lease ran out. A head is skipped while
+ * an earlier delivery of its hook and user is unfinished (this holds the order should two writers both have made a
+ * head). Each hook reads at most its limit of rows plus those locked by others, whatever its backlog.
  */
-export async function claimDeliveries(db: Db, owner: string, limit: number, busyHooks: readonly string[], leaseMarginMs: number): Promise<ClaimedDelivery[]> {
-  const busy = busyHooks.length > 0 ? sql`ARRAY[${sql.join(busyHooks.map((hook) => sql`${hook}::text`))}]` : sql`'{}'::text[]`;
+export async function claimDeliveries(db: Db, owner: string, hooks: readonly HookClaim[], total: number): Promise<ClaimedDelivery[]> {
+  if (hooks.length === 0 || total <= 0) return [];
+  const ids = sql`ARRAY[${sql.join(hooks.map((h) => sql`${h.hookId}::text`))}]`;
+  const limits = sql`ARRAY[${sql.join(hooks.map((h) => sql`${h.limit}::int`))}]`;
+  const leases = sql`ARRAY[${sql.join(hooks.map((h) => sql`${h.leaseMs / 1000}::float8`))}]`;
   const result = await sql<ClaimedDelivery>`
-    UPDATE webhook_deliveries SET
+    WITH hooks AS (
+      SELECT * FROM unnest(${ids}, ${limits}, ${leases}) AS h(hook_id, lim, lease_secs)
+    ),
+    candidates AS (
+      SELECT due.id, h.lease_secs FROM hooks h
+      CROSS JOIN LATERAL (
+        SELECT d.id FROM webhook_deliveries d
+        WHERE d.hook_id = h.hook_id AND d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= now()
+          AND NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries e
+            WHERE e.hook_id = d.hook_id AND e.user_id = d.user_id AND e.seq < d.seq AND e.status IN ('pending', 'sending'))
+        ORDER BY d.next_attempt_at
+        LIMIT h.lim
+        FOR UPDATE OF d SKIP LOCKED
+      ) due
+      UNION ALL
+      SELECT lapsed.id, h.lease_secs FROM hooks h
+      CROSS JOIN LATERAL (
+        SELECT d.id FROM webhook_deliveries d
+        WHERE d.status = 'sending' AND d.lease_expires_at < now() AND d.hook_id = h.hook_id
+        LIMIT h.lim
+        FOR UPDATE OF d SKIP LOCKED
+      ) lapsed
+    ),
+    chosen AS (SELECT * FROM candidates LIMIT ${total})
+    UPDATE webhook_deliveries d SET
       status = 'sending',
-      attempts = attempts + 1,
+      attempts = d.attempts + 1,
       lease_owner = ${owner},
-      lease_expires_at = now() + make_interval(secs => (timeout_ms + ${leaseMarginMs}) / 1000.0)
-    WHERE id IN (
-      SELECT d.id FROM webhook_deliveries d
-      WHERE ((d.status = 'pending' AND d.next_attempt_at <= now()) OR (d.status = 'sending' AND d.lease_expires_at < now()))
-        AND NOT (d.hook_id = ANY(${busy}))
-        AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries e
-          WHERE e.hook_id = d.hook_id AND e.user_id = d.user_id AND e.seq < d.seq AND e.status IN ('pending', 'sending'))
-      ORDER BY d.seq
-      LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id::text AS id, hook_id, url, timeout_ms, body, attempts, created_at, lease_owner`.execute(db);
+      lease_expires_at = now() + make_interval(secs => chosen.lease_secs)
+    FROM chosen
+    WHERE d.id = chosen.id
+    RETURNING d.id::text AS id, d.hook_id, d.user_id, d.event_type, d.body, d.attempts, d.age_from, d.lease_owner`.execute(db);
   return result.rows;
 }
 
 const heldBy = (delivery: ClaimedDelivery) =>
   sql`id = ${delivery.id}::uuid AND lease_owner = ${delivery.lease_owner} AND attempts = ${delivery.attempts} AND status = 'sending'`;
 
-/** Records a 2xx answer. False when the attempt was fenced off (its lease ran out and another took it). */
-export async function markDelivered(db: Db, delivery: ClaimedDelivery): Promise<boolean> {
-  const result = await sql`
-    UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-    WHERE ${heldBy(delivery)}`.execute(db);
-  return Number(result.numAffectedRows ?? 0n) === 1;
+/** How an attempt ended, as recorded. */
+export type AttemptOutcome =
+  | { kind: 'delivered' }
+  | { kind: 'retry'; delayMs: number; error: string; status: number | null }
+  | { kind: 'failed'; error: string; status: number | null; maxAgeMs: number }
+  | { kind: 'cancelled'; error: string };
+
+/**
+ * Records the end of an attempt, fenced on its lease: false when another took the delivery over. A delivery that ends
+ * (delivered, failed, cancelled) hands its queue on: when it fails, the deliveries waiting behind it that are already
+ * past the age limit fail with it; then the next one is due at once.
+ */
+export async function recordAttempt(db: Db, delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const error = outcome.kind === 'delivered' ? null : outcome.error.slice(0, 500);
+    const status = outcome.kind === 'retry' || outcome.kind === 'failed' ? outcome.status : null;
+    const updated = await sql`
+      UPDATE webhook_deliveries SET
+        status = ${outcome.kind === 'retry' ? 'pending' : outcome.kind},
+        next_attempt_at = ${outcome.kind === 'retry' ? sql`now() + make_interval(secs => ${outcome.delayMs / 1000})` : sql`next_attempt_at`},
+        delivered_at = ${outcome.kind === 'delivered' ? sql`now()` : sql`delivered_at`},
+        body = ${outcome.kind === 'retry' ? sql`body` : sql`coalesce(ended_body, body)`},
+        ended_body = ${outcome.kind === 'retry' ? sql`ended_body` : sql`NULL`},
+        lease_owner = NULL, lease_expires_at = NULL,
+        last_error = ${error}, last_status = ${status}
+      WHERE ${heldBy(delivery)}`.execute(trx);
+    if (Number(updated.numAffectedRows ?? 0n) !== 1) return false;
+    if (error !== null) {
+      await sql`
+        INSERT INTO webhook_hook_errors (hook_id, last_error, last_error_at) VALUES (${delivery.hook_id}, ${error}, now())
+        ON CONFLICT (hook_id) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at`.execute(trx);
+    }
+    if (outcome.kind === 'retry') return true;
+    if (outcome.kind === 'failed') {
+      await sql`
+        UPDATE webhook_deliveries SET status = 'failed', body = coalesce(ended_body, body), ended_body = NULL,
+          last_error = ${`past the age limit when the delivery ahead of it (${delivery.id}) failed`}
+        WHERE hook_id = ${delivery.hook_id} AND user_id = ${delivery.user_id} AND status = 'pending' AND next_attempt_at IS NULL
+          AND age_from < now() - make_interval(secs => ${outcome.maxAgeMs / 1000})`.execute(trx);
+    }
+    await promoteHeads(trx, [{ hookId: delivery.hook_id, userId: delivery.user_id }]);
+    return true;
+  });
 }
 
-/** Records a failed attempt: retried after `retryDelayMs`, or failed for good when that is null. */
-export async function markAttemptFailed(db: Db, delivery: ClaimedDelivery, error: string, retryDelayMs: number | null): Promise<boolean> {
-  const result = await sql`
-    UPDATE webhook_deliveries SET
-      status = ${retryDelayMs === null ? 'failed' : 'pending'},
-      next_attempt_at = ${retryDelayMs === null ? sql`next_attempt_at` : sql`now() + make_interval(secs => ${retryDelayMs / 1000})`},
-      lease_owner = NULL, lease_expires_at = NULL, last_error = ${error.slice(0, 500)}
-    WHERE ${heldBy(delivery)}`.execute(db);
-  return Number(result.numAffectedRows ?? 0n) === 1;
+/** Gives the first unfinished delivery of each queue its time, when it is waiting (its head ended). */
+async function promoteHeads(trx: Tx, queues: ReadonlyArray<{ hookId: string; userId: string }>): Promise<void> {
+  if (queues.length === 0) return;
+  const input = JSON.stringify(queues.map((q) => ({ hook_id: q.hookId, user_id: q.userId })));
+  await sql`
+    UPDATE webhook_deliveries SET next_attempt_at = now()
+    WHERE id IN (
+      SELECT first.id FROM (SELECT DISTINCT * FROM jsonb_to_recordset(${input}::jsonb) AS q(hook_id text, user_id text)) q
+      CROSS JOIN LATERAL (
+        SELECT d.id, d.status, d.next_attempt_at FROM webhook_deliveries d
+        WHERE d.hook_id = q.hook_id AND d.user_id = q.user_id AND d.status IN ('pending', 'sending')
+        ORDER BY d.seq LIMIT 1
+      ) first
+      WHERE first.status = 'pending' AND first.next_attempt_at IS NULL
+    )
+    AND status = 'pending' AND next_attempt_at IS NULL`.execute(trx);
 }
 
 /**
@@ -93,32 +196,145 @@ export async function markAttemptFailed(db: Db, delivery: ClaimedDelivery, error
  */
 export async function releaseDelivery(db: Db, delivery: ClaimedDelivery): Promise<void> {
   await sql`
-    UPDATE webhook_deliveries SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL
+    UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), lease_owner = NULL, lease_expires_at = NULL
     WHERE ${heldBy(delivery)}`.execute(db);
 }
 
-/** Deletes delivered and failed deliveries older than the retention window. */
+const BATCH = 1_000;
+
+/**
+ * Cancels a hook's pending deliveries (those being sent finish their attempt), all of them or those of event types the
+ * hook no longer takes (`keepTypes`: the types it takes; empty: all, so nothing is cancelled). In batches, each one
+ * handing its queues on; returns how many were cancelled.
+ */
+export async function cancelPending(db: Db, hookId: string, reason: string, keepTypes?: readonly string[]): Promise<number> {
+  if (keepTypes && keepTypes.length === 0) return 0;
+  const typeFilter = keepTypes ? sql`AND NOT (event_type = ANY(ARRAY[${sql.join(keepTypes.map((t) => sql`${t}::text`))}]))` : sql``;
+  let cancelled = 0;
+  for (;;) {
+    const count = await db.transaction().execute(async (trx) => {
+      const rows = await sql<{ user_id: string }>`
+        UPDATE webhook_deliveries SET status = 'cancelled', body = coalesce(ended_body, body), ended_body = NULL, last_error = ${reason}
+        WHERE id IN (
+          SELECT id FROM webhook_deliveries
+          WHERE hook_id = ${hookId} AND status = 'pending' ${typeFilter}
+          ORDER BY seq LIMIT ${BATCH}
+        ) AND status = 'pending'
+        RETURNING user_id`.execute(trx);
+      const users = [...new Set(rows.rows.map((row) => row.user_id))];
+      await promoteHeads(trx, users.map((userId) => ({ hookId, userId })));
+      return rows.rows.length;
+    });
+    cancelled += count;
+    if (count < BATCH) return cancelled;
+  }
+}
+
+/**
+ * The operator's "retry now": failed deliveries of a hook (one, or all) are due again at once, their age limit counted
+ * from now. Attempts keep counting, so no (X-Webhook-Id, attempt) pair is sent twice.
+ */
+export async function retryFailed(db: Db, hookId: string, deliveryId?: string): Promise<number> {
+  let retried = 0;
+  for (;;) {
+    const result = await sql`
+      UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), age_from = now()
+      WHERE id IN (
+        SELECT id FROM webhook_deliveries
+        WHERE hook_id = ${hookId} AND status = 'failed' ${deliveryId === undefined ? sql`` : sql`AND id = ${deliveryId}::uuid`}
+        ORDER BY seq LIMIT ${BATCH}
+      ) AND status = 'failed'`.execute(db);
+    const count = Number(result.numAffectedRows ?? 0n);
+    retried += count;
+    if (count < BATCH) {
+      if (retried > 0) await sql`SELECT pg_notify(${WEBHOOKS_CHANNEL}, '')`.execute(db);
+      return retried;
+    }
+  }
+}
+
+/** Deletes delivered, failed and cancelled deliveries older than the retention window, in bounded batches until done. */
 export async function purgeDeliveries(db: Db, retentionMs: number): Promise<number> {
-  const result = await sql`
-    DELETE FROM webhook_deliveries
-    WHERE status IN ('delivered', 'failed') AND created_at < now() - make_interval(secs => ${retentionMs / 1000})`.execute(db);
-  return Number(result.numAffectedRows ?? 0n);
+  let purged = 0;
+  for (;;) {
+    const result = await sql`
+      DELETE FROM webhook_deliveries
+      WHERE id IN (
+        SELECT id FROM webhook_deliveries
+        WHERE status IN ('delivered', 'failed', 'cancelled') AND created_at < now() - make_interval(secs => ${retentionMs / 1000})
+        ORDER BY created_at LIMIT ${BATCH}
+      )`.execute(db);
+    const count = Number(result.numAffectedRows ?? 0n);
+    purged += count;
+    if (count < BATCH) return purged;
+  }
 }
 
-export interface DeliveryCounts {
+/** The hooks that have deliveries kept (unfinished, failed or cancelled), found hook by hook through the indexes. */
+export async function hooksWithDeliveries(db: Db): Promise<string[]> {
+  const result = await sql<{ hook_id: string }>`
+    WITH RECURSIVE unfinished(hook_id) AS (
+      (SELECT hook_id FROM webhook_deliveries WHERE status IN ('pending', 'sending') ORDER BY hook_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT d.hook_id FROM webhook_deliveries d WHERE d.status IN ('pending', 'sending') AND d.hook_id > u.hook_id ORDER BY d.hook_id LIMIT 1)
+      FROM unfinished u WHERE u.hook_id IS NOT NULL
+    ),
+    ended(hook_id) AS (
+      (SELECT hook_id FROM webhook_deliveries WHERE status IN ('failed', 'cancelled') ORDER BY hook_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT d.hook_id FROM webhook_deliveries d WHERE d.status IN ('failed', 'cancelled') AND d.hook_id > e.hook_id ORDER BY d.hook_id LIMIT 1)
+      FROM ended e WHERE e.hook_id IS NOT NULL
+    )
+    SELECT hook_id FROM unfinished WHERE hook_id IS NOT NULL
+    UNION
+    SELECT hook_id FROM ended WHERE hook_id IS NOT NULL`.execute(db);
+  return result.rows.map((row) => row.hook_id);
+}
+
+export interface HookDeliveryCounts {
+  hook_id: string;
   pending: number;
-  delivered: number;
   failed: number;
-  /** Age of the oldest delivery not yet delivered nor failed, in seconds (0 when there is none). */
+  cancelled: number;
+  /** Age of the hook's oldest unfinished delivery, in seconds (0 when there is none). */
   oldest_pending_seconds: number;
+  last_error: string | null;
+  last_error_at: Micros | null;
 }
 
-export async function countDeliveries(db: Db): Promise<DeliveryCounts> {
-  const result = await sql<DeliveryCounts>`
-    SELECT count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS pending,
-           count(*) FILTER (WHERE status = 'delivered')::int AS delivered,
-           count(*) FILTER (WHERE status = 'failed')::int AS failed,
-           coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status IN ('pending', 'sending'))), 0)::float8 AS oldest_pending_seconds
-    FROM webhook_deliveries`.execute(db);
-  return result.rows[0]!;
+/** Per hook: unfinished, failed and cancelled counts (from the partial indexes, never delivered rows), the oldest, the last error. */
+export async function countDeliveriesByHook(db: Db, hookIds: readonly string[]): Promise<HookDeliveryCounts[]> {
+  if (hookIds.length === 0) return [];
+  const ids = sql`ARRAY[${sql.join(hookIds.map((id) => sql`${id}::text`))}]`;
+  const result = await sql<HookDeliveryCounts>`
+    SELECT h.hook_id,
+      (SELECT count(*) FROM webhook_deliveries d WHERE d.hook_id = h.hook_id AND d.status IN ('pending', 'sending'))::int AS pending,
+      (SELECT count(*) FROM webhook_deliveries d WHERE d.hook_id = h.hook_id AND d.status = 'failed')::int AS failed,
+      (SELECT count(*) FROM webhook_deliveries d WHERE d.hook_id = h.hook_id AND d.status = 'cancelled')::int AS cancelled,
+      coalesce(extract(epoch FROM now() - (
+        SELECT d.created_at FROM webhook_deliveries d WHERE d.hook_id = h.hook_id AND d.status IN ('pending', 'sending') ORDER BY d.seq LIMIT 1
+      )), 0)::float8 AS oldest_pending_seconds,
+      e.last_error, e.last_error_at
+    FROM unnest(${ids}) AS h(hook_id)
+    LEFT JOIN webhook_hook_errors e ON e.hook_id = h.hook_id`.execute(db);
+  return result.rows;
+}
+
+export interface FailedDelivery {
+  id: string;
+  user_id: string | null;
+  event_type: string;
+  attempts: number;
+  last_error: string | null;
+  last_status: number | null;
+  created_at: Micros;
+}
+
+/** A hook's most recent failed deliveries. */
+export async function listFailed(db: Db, hookId: string, limit: number): Promise<FailedDelivery[]> {
+  const result = await sql<FailedDelivery>`
+    SELECT id::text AS id, user_id, event_type, attempts, last_error, last_status, created_at FROM webhook_deliveries
+    WHERE hook_id = ${hookId} AND status = 'failed'
+    ORDER BY seq DESC LIMIT ${limit}`.execute(db);
+  return result.rows;
 }

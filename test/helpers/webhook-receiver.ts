@@ -11,8 +11,8 @@ export interface Received {
   at: number;
 }
 
-/** How to answer a request: a status (after `delayMs`), or `hang` to never answer. */
-export type Answer = { status: number; delayMs?: number } | 'hang';
+/** How to answer a request: a status (after `delayMs`, with `headers`), or `hang` to never answer. */
+export type Answer = { status: number; delayMs?: number; headers?: Record<string, string> } | 'hang';
 
 export interface Receiver {
   url(path?: string): string;
@@ -36,7 +36,7 @@ export async function startReceiver(answer: (request: Received, index: number) =
         hanging.add(res);
         return;
       }
-      setTimeout(() => res.writeHead(reply.status, { 'content-type': 'text/plain' }).end('ok'), reply.delayMs ?? 0);
+      setTimeout(() => res.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers }).end('ok'), reply.delayMs ?? 0);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

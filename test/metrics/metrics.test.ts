@@ -113,7 +113,8 @@ describe('GET /metrics', () => {
     expect(sample(after, 'stream_task_attempts_total', { type: 'DeactivateUsers', outcome: 'completed' })).toBe(1);
     expect(sample(after, 'stream_websocket_connections')).toBe(1);
     expect(sample(after, 'stream_webhook_attempts_total', { outcome: 'delivered' })).toBe(1);
-    expect(sample(after, 'stream_webhook_deliveries', { state: 'delivered' })).toBe(1);
+    expect(sample(after, 'stream_webhook_deliveries', { state: 'pending' })).toBe(0);
+    expect(sample(after, 'stream_webhook_deliveries', { state: 'cancelled' })).toBe(0);
     await chat.disconnectUser();
     expect(sample(await scrape(), 'stream_websocket_connections')).toBe(0);
   });

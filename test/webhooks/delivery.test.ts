@@ -40,9 +40,10 @@ describe('webhook delivery', () => {
     for (const entry of received) expect(() => server.client.verifyAndParseWebhook(entry.body, entry.headers['x-signature'] as string)).not.toThrow();
     const counts = await server.client.getApp(); // any server-side call, then the operator's counts
     expect(counts.app).toBeDefined();
-    await waitUntil(async () => (await server.request('GET', '/operator/webhooks')).body.delivered === 1);
+    await waitUntil(async () => (await server.request('GET', '/operator/webhooks')).body.pending === 0);
     const stats = await server.request('GET', '/operator/webhooks');
-    expect(stats.body).toMatchObject({ pending: 0, delivered: 1, failed: 0 });
+    expect(stats.body).toMatchObject({ pending: 0, failed: 0, cancelled: 0 });
+    expect(stats.body.hooks).toEqual([expect.objectContaining({ id: 'webhook_url', pending: 0, failed: 0, last_error: 'the receiver answered 500' })]);
   }, 40_000);
 
   it('does not let a receiver that hangs past timeout_ms hold up another hook', async () => {
