@@ -5,7 +5,7 @@
 // Each hook receives one user's events in commit order: the deliveries of one hook and user form a queue, and only its
 // head has a time to be sent (`next_attempt_at`); the others wait (NULL) until the head ends, which gives the next one
 // its time. So the claim reads due heads only, hook by hook, through an index, whatever the backlog behind them.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { notifyAfterCommit } from '../db/notify.js';
 import type { Db, Micros, Tx } from '../db/schema.js';
 
@@ -84,10 +84,15 @@ export interface HookClaim {
  */
 export async function claimDeliveries(db: Db, owner: string, hooks: readonly HookClaim[], total: number): Promise<ClaimedDelivery[]> {
   if (hooks.length === 0 || total <= 0) return [];
+  return (await claimStatement(owner, hooks, total).execute(db)).rows;
+}
+
+/** The claim's statement (claimDeliveries), for the test that reads its plan. */
+export function claimStatement(owner: string, hooks: readonly HookClaim[], total: number): RawBuilder<ClaimedDelivery> {
   const ids = sql`ARRAY[${sql.join(hooks.map((h) => sql`${h.hookId}::text`))}]`;
   const limits = sql`ARRAY[${sql.join(hooks.map((h) => sql`${h.limit}::int`))}]`;
   const leases = sql`ARRAY[${sql.join(hooks.map((h) => sql`${h.leaseMs / 1000}::float8`))}]`;
-  const result = await sql<ClaimedDelivery>`
+  return sql<ClaimedDelivery>`
     WITH hooks AS (
       SELECT * FROM unnest(${ids}, ${limits}, ${leases}) AS h(hook_id, lim, lease_secs)
     ),
@@ -120,8 +125,7 @@ export async function claimDeliveries(db: Db, owner: string, hooks: readonly Hoo
       lease_expires_at = now() + make_interval(secs => chosen.lease_secs)
     FROM chosen
     WHERE d.id = chosen.id
-    RETURNING d.id::text AS id, d.hook_id, d.user_id, d.event_type, d.body, d.attempts, d.age_from, d.lease_owner`.execute(db);
-  return result.rows;
+    RETURNING d.id::text AS id, d.hook_id, d.user_id, d.event_type, d.body, d.attempts, d.age_from, d.lease_owner`;
 }
 
 const heldBy = (delivery: ClaimedDelivery) =>
