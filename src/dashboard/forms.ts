@@ -80,6 +80,10 @@ export const AppBody = Type.Object({
 
 export const AppQuery = Type.Object({ notice: Notice });
 export const CsrfBody = Type.Object({ _csrf: Csrf });
+export const WebhooksQuery = Type.Object({ notice: Notice });
+export const HookParams = Type.Object({ hook_id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const RetryBody = Type.Object({ _csrf: Csrf, delivery_id: Type.Optional(Type.String({ pattern: '^([0-9a-fA-F-]{36})?$' })) });
+export const CancelBody = Type.Object({ _csrf: Csrf, confirmed: Confirmed });
 export const SignInQuery = Type.Object({ ended: optionalText(8) });
 
 export interface RouteSchemas {
@@ -104,6 +108,9 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
   'GET /tasks/:task_id/status': { params: TaskParams },
   'GET /app': { querystring: AppQuery },
   'POST /app': { body: AppBody },
+  'GET /webhooks': { querystring: WebhooksQuery },
+  'POST /webhooks/:hook_id/retry': { params: HookParams, body: RetryBody },
+  'POST /webhooks/:hook_id/cancel': { params: HookParams, body: CancelBody },
   'GET /assets/htmx.min.js': {},
   'GET /assets/dashboard.css': {},
 };

@@ -20,6 +20,7 @@ import { appPages } from './pages/app.js';
 import { taskPages } from './pages/tasks.js';
 import { userPages } from './pages/user.js';
 import { usersPages } from './pages/users.js';
+import { webhookPages } from './pages/webhooks.js';
 import {
   clearedSessionCookie,
   CSRF_FIELD,
@@ -254,6 +255,7 @@ async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions) 
   userPages(dashboard);
   taskPages(dashboard);
   appPages(dashboard);
+  webhookPages(dashboard);
 }
 
 /** Serves the dashboard under /dashboard. */

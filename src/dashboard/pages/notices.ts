@@ -9,6 +9,8 @@ export const NOTICES: Record<string, string> = {
   unrevoked: 'The token revocation of this user was lifted.',
   unchanged: 'Nothing was changed.',
   saved: 'The settings were saved.',
+  'webhooks-retried': 'The failed deliveries are due again now.',
+  'webhooks-cancelled': 'The pending deliveries were cancelled.',
 };
 
 export function noticeFor(code: string | undefined): string | undefined {

@@ -10,7 +10,7 @@ export interface PageSession {
   expiresAt: number;
 }
 
-export type Section = 'users' | 'tasks' | 'app';
+export type Section = 'users' | 'tasks' | 'webhooks' | 'app';
 
 export interface PageOptions {
   title: string;
@@ -43,6 +43,7 @@ const HTMX_CONFIG = JSON.stringify({
 const SECTIONS: Array<[Section, string]> = [
   ['users', 'Users'],
   ['tasks', 'Tasks'],
+  ['webhooks', 'Webhooks'],
   ['app', 'App'],
 ];
 
