@@ -150,9 +150,15 @@ export async function currentWebhookReport(db: Db, settings: AppSettingsCache): 
   return webhookReport(db, await settings.read(db));
 }
 
+/** One hook's report; code 16 when no hook of that id is configured or has deliveries kept. */
+export async function webhookHookReport(db: Db, settings: AppSettingsCache, hookId: string): Promise<HookReport> {
+  const hook = (await currentWebhookReport(db, settings)).hooks.find((h) => h.id === hookId);
+  if (!hook) throw notFound(`webhook hook "${hookId}" does not exist`);
+  return hook;
+}
+
 async function knownHook(db: Db, settings: AppSettingsCache, hookId: string): Promise<void> {
-  const report = await currentWebhookReport(db, settings);
-  if (!report.hooks.some((hook) => hook.id === hookId)) throw notFound(`webhook hook "${hookId}" does not exist`);
+  await webhookHookReport(db, settings, hookId);
 }
 
 /** "Retry now": one failed delivery of a hook, or all of them. Returns how many are due again. */

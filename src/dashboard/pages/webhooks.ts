@@ -2,7 +2,7 @@
 // pending ones (after a confirmation). Each action passed the plugin's CSRF check, and is logged with what it did.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import { cancelPendingDeliveries, currentWebhookReport, failedDeliveries, retryFailedDeliveries } from '../../webhooks/service.js';
+import { cancelPendingDeliveries, currentWebhookReport, failedDeliveries, retryFailedDeliveries, webhookHookReport } from '../../webhooks/service.js';
 import type { HookParams, RetryBody, CancelBody, WebhooksQuery } from '../forms.js';
 import { noticeFor } from './notices.js';
 import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../plugin.js';
@@ -40,9 +40,9 @@ export function webhookPages(dashboard: Dashboard) {
     const { hook_id: hookId } = request.params as Static<typeof HookParams>;
     const body = request.body as Static<typeof CancelBody>;
     if (body.confirmed !== 'yes') {
-      const report = await currentWebhookReport(ctx.db, ctx.settings);
-      const hook = report.hooks.find((h) => h.id === hookId);
-      if (!hook) return render(request, reply, { error: `webhook hook "${hookId}" does not exist`, status: 404 });
+      const found = await orRefusal(request, 'CancelWebhookDeliveries', () => webhookHookReport(ctx.db, ctx.settings, hookId));
+      if (!found.ok) return render(request, reply, { error: found.message, status: found.status });
+      const hook = found.value;
       return sendHtml(
         reply,
         confirmPage({
