@@ -27,8 +27,14 @@ export interface BenchConfig {
   /** Embedded warm starts timed (existing DATA_DIR, spawn → GET /healthz 200). */
   warmStarts: number;
   backends: string[];
-  /** PostgreSQL sections to run (upsert, tasks, query); all by default. */
+  /** PostgreSQL sections to run (upsert, tasks, query, webhooks); all by default. */
   sections: Set<string>;
+  /** Webhooks: new users upserted per pass, with a hook and without. */
+  webhookUsers: number;
+  /** Webhooks: sequential single-user upserts timed until delivered, without a backlog and beside one. */
+  webhookLatencyRuns: number;
+  /** Webhooks: pending deliveries of a dead hook beside the healthy one. */
+  webhookBacklog: number;
   postgresUrl: string;
   /** Where the Markdown report goes (the README's table is copied from it). */
   resultsFile: string;
@@ -44,7 +50,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   return n;
 }
 
-const SECTIONS = ['upsert', 'tasks', 'query'];
+export const SECTIONS = ['upsert', 'tasks', 'query', 'webhooks'];
 
 function parseSections(raw: string | undefined): Set<string> {
   const chosen = (raw ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -70,7 +76,10 @@ function parseSections(raw: string | undefined): Set<string> {
  *   BENCH_TASK_POLL_MS=2
  *   BENCH_WARM_STARTS=5 [2]
  *   BENCH_BACKENDS=postgres,pglite
- *   BENCH_SECTIONS=upsert,tasks,query   PostgreSQL sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone)
+ *   BENCH_SECTIONS=upsert,tasks,query,webhooks   PostgreSQL sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone)
+ *   BENCH_WEBHOOK_USERS=20000 [2000]      webhooks: new users per pass, with a user.updated hook and without
+ *   BENCH_WEBHOOK_RUNS=200 [50]           webhooks: single-user upserts timed until delivered
+ *   BENCH_WEBHOOK_BACKLOG=100000 [10000]  webhooks: pending deliveries of a dead hook
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
  *   BENCH_RESULTS=bench/results.md  (relative to the repository)
  *   BENCH_SERVER_NODE_ARGS=""     e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles the server process)
@@ -96,6 +105,9 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     warmStarts: envInt(env, 'BENCH_WARM_STARTS', q(5, 2), 1),
     backends: (env.BENCH_BACKENDS ?? 'postgres,pglite').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
     sections: parseSections(env.BENCH_SECTIONS),
+    webhookUsers: envInt(env, 'BENCH_WEBHOOK_USERS', q(20_000, 2_000), BATCH_SIZE),
+    webhookLatencyRuns: envInt(env, 'BENCH_WEBHOOK_RUNS', q(200, 50), 10),
+    webhookBacklog: envInt(env, 'BENCH_WEBHOOK_BACKLOG', q(100_000, 10_000), 0),
     postgresUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432',
     resultsFile: env.BENCH_RESULTS || 'bench/results.md',
     serverNodeArgs: (env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),

@@ -3,7 +3,8 @@
 //
 //   PostgreSQL (a throwaway bench_* database): upsert throughput of the server next to two bare-pg baselines,
 //   alternated over rounds (upsert.ts); the task queue's drain rate and latency (tasks.ts); queryUsers latencies at
-//   1,000,000 users next to their bare SQL (query.ts).
+//   1,000,000 users next to their bare SQL (query.ts); upserts with a webhook against none, and a healthy hook's
+//   delivery latency beside a dead hook's backlog (webhooks.ts).
 //   PGlite: the same upserts, the server's memory after them, warm starts (embedded.ts).
 //
 // The server always runs as its own process in its default configuration (server.ts). Sizes: see config.ts
@@ -12,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { createPostgres, pgliteVersion } from './backends.js';
-import { loadBenchConfig, type BenchConfig } from './config.js';
+import { loadBenchConfig, SECTIONS, type BenchConfig } from './config.js';
 import { benchEmbedded, reportEmbedded } from './embedded.js';
 import { initLifecycle, isInterrupted, log, phase, runCleanups } from './lifecycle.js';
 import { benchQueries, loadQueryUsers, reportQueries } from './query.js';
@@ -20,6 +21,7 @@ import { copyToReadme, fmtInt, Report } from './report.js';
 import { launchServer, ROOT } from './server.js';
 import { benchTaskLatency, prepareTasks, reportTasks, watchDrain } from './tasks.js';
 import { benchUpsertPostgres, reportUpsert } from './upsert.js';
+import { benchWebhooks, reportWebhooks } from './webhooks.js';
 
 const config = loadBenchConfig();
 const serverOptions = { apiSecret: randomBytes(24).toString('base64url'), nodeArgs: config.serverNodeArgs };
@@ -66,6 +68,16 @@ async function benchPostgres(config: BenchConfig) {
       return { drain, latency };
     });
     report.print(reportTasks(report, drain, latency, config));
+  }
+
+  if (config.sections.has('webhooks')) {
+    const figures = await phase(async () => {
+      const server = await launch('PostgreSQL, webhooks');
+      const figures = await benchWebhooks(config, pgb, server.client);
+      await server.stop();
+      return figures;
+    });
+    report.print(reportWebhooks(report, figures, config));
   }
 
   if (!config.sections.has('query')) return;
@@ -125,13 +137,14 @@ async function main() {
       `Load average ${startLoad} at the start, ${loadAverage()} at the end (the machine is shared: absolute figures vary, the ratios ` +
       `measured alternately in one run are steadier).`,
     `The server runs as its own process (\`node dist/server.mjs\`, the bundle \`npm start\` runs) in its default configuration (rate limits as ` +
-      `shipped, LOG_LEVEL info, no webhook), driven over raw HTTP with keep-alive connections and a server-side JWT. ` +
+      `shipped, LOG_LEVEL info, no webhook but in the webhooks section), driven over raw HTTP with keep-alive connections and a server-side JWT. ` +
       `Sizes: BENCH_USERS=${config.users}, BENCH_ROUNDS=${config.rounds}, BENCH_PGLITE_ROUNDS=${config.pgliteRounds}, ` +
       `BENCH_CONCURRENCY=${config.concurrency}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, ` +
-      `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}.`,
+      `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}, ` +
+      `BENCH_WEBHOOK_USERS=${config.webhookUsers}, BENCH_WEBHOOK_RUNS=${config.webhookLatencyRuns}, BENCH_WEBHOOK_BACKLOG=${config.webhookBacklog}.`,
   ]);
   // The README shows the figures of a complete run only.
-  const complete = !config.quick && config.backends.includes('postgres') && config.backends.includes('pglite') && config.sections.size === 3;
+  const complete = !config.quick && config.backends.includes('postgres') && config.backends.includes('pglite') && config.sections.size === SECTIONS.length;
   if (complete && process.exitCode === undefined && copyToReadme(file, path.join(ROOT, 'README.md'))) log('Copied the figures into README.md (Benchmarks).');
   log(`\nWrote ${path.relative(process.cwd(), file) || file}. Done in ${Math.round(seconds)} s (load average at the end ${loadAverage()}).`);
 }

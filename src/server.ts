@@ -115,7 +115,7 @@ async function main() {
   await app.services.settings.follow(database.listen);
   const dispatcher = new WebhookDispatcher({
     db: database.db,
-    settings: (db) => app.services.settings.read(db),
+    settings: (db) => app.services.settings.current(db),
     credentials: () => credentials,
     listen: database.listen,
     retry: { firstMs: config.webhooks.retryFirstMs, maxMs: config.webhooks.retryMaxMs, maxAgeMs: config.webhooks.maxAgeMs },

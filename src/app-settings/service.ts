@@ -130,7 +130,11 @@ export class AppSettingsCache {
     this.cached = undefined;
     await writeSettings(this.db, change);
     this.cached = undefined;
-    // Hooks removed or narrowed: their pending deliveries are cancelled (webhooks/service.ts).
-    if ('webhook_url' in change || 'webhook_events' in change || 'event_hooks' in change) await applyHookChanges(this.db, before, await readSettings(this.db));
+    // Hooks removed or narrowed: their pending deliveries are cancelled (webhooks/service.ts). The settings are written
+    // by then: should this fail, the dispatcher cancels what it claims for a hook that no longer takes it, and the
+    // housekeeping what is left of removed hooks, so the answer stays the update's.
+    if ('webhook_url' in change || 'webhook_events' in change || 'event_hooks' in change) {
+      await applyHookChanges(this.db, before, await readSettings(this.db)).catch(() => {});
+    }
   }
 }

@@ -33,7 +33,10 @@ export interface HookSettings {
 
 export interface DispatcherOptions {
   db: Db;
-  /** The hooks as configured now, read before each claim: a delivery goes where its hook points when it is sent. */
+  /**
+   * The hooks as configured now, read before each claim: a delivery goes where its hook points when it is sent. (The
+   * server passes its settings cache, which a change drops at once in every instance through NOTIFY.)
+   */
   settings: (db: Db) => Promise<HookSettings>;
   /** The app's key and secret now (the signature is made with the secret of the moment of sending). */
   credentials: () => { apiKey: string; apiSecret: string };

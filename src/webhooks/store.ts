@@ -144,16 +144,34 @@ export type AttemptOutcome =
  * past the age limit fail with it; then the next one is due at once.
  */
 export async function recordAttempt(db: Db, delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
+  const error = outcome.kind === 'delivered' ? null : outcome.error.slice(0, 500);
+  // A retry keeps its place at the head of its queue: one statement, which records the hook's last error too.
+  if (outcome.kind === 'retry') {
+    const result = await sql<{ id: string }>`
+      WITH retried AS (
+        UPDATE webhook_deliveries SET
+          status = 'pending', next_attempt_at = now() + make_interval(secs => ${outcome.delayMs / 1000}),
+          lease_owner = NULL, lease_expires_at = NULL, last_error = ${error}, last_status = ${outcome.status}
+        WHERE ${heldBy(delivery)}
+        RETURNING id
+      ),
+      noted AS (
+        INSERT INTO webhook_hook_errors (hook_id, last_error, last_error_at)
+        SELECT ${delivery.hook_id}, ${error}, now() FROM retried
+        ON CONFLICT (hook_id) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at
+      )
+      SELECT id::text FROM retried`.execute(db);
+    return result.rows.length === 1;
+  }
+  // An end hands the queue on. In a transaction of its own statements: the delivery ended first (waiting, should a
+  // writer hold it, for that writer's commit), then the next one found by a statement that sees that commit.
   return db.transaction().execute(async (trx) => {
-    const error = outcome.kind === 'delivered' ? null : outcome.error.slice(0, 500);
-    const status = outcome.kind === 'retry' || outcome.kind === 'failed' ? outcome.status : null;
+    const status = outcome.kind === 'failed' ? outcome.status : null;
     const updated = await sql`
       UPDATE webhook_deliveries SET
-        status = ${outcome.kind === 'retry' ? 'pending' : outcome.kind},
-        next_attempt_at = ${outcome.kind === 'retry' ? sql`now() + make_interval(secs => ${outcome.delayMs / 1000})` : sql`next_attempt_at`},
+        status = ${outcome.kind},
         delivered_at = ${outcome.kind === 'delivered' ? sql`now()` : sql`delivered_at`},
-        body = ${outcome.kind === 'retry' ? sql`body` : sql`coalesce(ended_body, body)`},
-        ended_body = ${outcome.kind === 'retry' ? sql`ended_body` : sql`NULL`},
+        body = coalesce(ended_body, body), ended_body = NULL,
         lease_owner = NULL, lease_expires_at = NULL,
         last_error = ${error}, last_status = ${status}
       WHERE ${heldBy(delivery)}`.execute(trx);
@@ -163,7 +181,6 @@ export async function recordAttempt(db: Db, delivery: ClaimedDelivery, outcome: 
         INSERT INTO webhook_hook_errors (hook_id, last_error, last_error_at) VALUES (${delivery.hook_id}, ${error}, now())
         ON CONFLICT (hook_id) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at`.execute(trx);
     }
-    if (outcome.kind === 'retry') return true;
     if (outcome.kind === 'failed') {
       await sql`
         UPDATE webhook_deliveries SET status = 'failed', body = coalesce(ended_body, body), ended_body = NULL,

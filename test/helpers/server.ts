@@ -69,7 +69,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const dispatcher =
     dispatcherOptions === false
       ? undefined
-      : new WebhookDispatcher({ db: database.db, settings: (db) => app.services.settings.read(db), credentials: () => ({ apiKey: API_KEY, apiSecret: API_SECRET }), listen: database.listen, pollMs: 500, onAttempt: app.metrics?.webhookOutcome, ...dispatcherOptions });
+      : new WebhookDispatcher({ db: database.db, settings: (db) => app.services.settings.current(db), credentials: () => ({ apiKey: API_KEY, apiSecret: API_SECRET }), listen: database.listen, pollMs: 500, onAttempt: app.metrics?.webhookOutcome, ...dispatcherOptions });
   await dispatcher?.start();
   return {
     baseUrl,
