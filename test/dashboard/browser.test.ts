@@ -10,6 +10,7 @@ import { taskHandlers } from '../../src/tasks/handlers.js';
 import { Worker } from '../../src/tasks/worker.js';
 import { guardedContext, launchBrowser, screenshot, type GuardedContext } from '../helpers/browser.js';
 import { API_KEY, API_SECRET, signToken, startServer, type TestServer } from '../helpers/server.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -264,6 +265,29 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, 'dashboard-8-app');
   });
 
+  it('shows the webhooks, and retries a failed delivery now', async () => {
+    let accepting = false;
+    const receiver = await startReceiver(() => ({ status: accepting ? 200 : 410 }));
+    try {
+      await server.request('PATCH', '/api/v2/app', { body: { event_hooks: [{ id: 'crm', hook_type: 'webhook', webhook_url: receiver.url('/in?key=secret-key') }] } });
+      expect((await server.request('POST', '/api/v2/users', { body: { users: { hooked: { id: 'hooked' } } } })).status).toBe(201);
+      await receiver.waitFor((all) => all.length >= 1);
+      await navigate(() => nav('Webhooks').click());
+      for (let i = 0; i < 50 && !(await page.getByRole('button', { name: 'Retry now' }).count()); i++) await navigate(() => page.reload());
+      expect(await page.locator('main').innerText()).toContain('the receiver answered 410');
+      expect(await page.content()).not.toContain('secret-key');
+      await audit('webhooks');
+      accepting = true;
+      await navigate(() => page.getByRole('button', { name: 'Retry now' }).click());
+      expect(await page.locator('#notice').innerText()).toBe('The failed deliveries are due again now.');
+      await receiver.waitFor((all) => all.length >= 2);
+      expect(receiver.received[1]!.headers['x-webhook-attempt']).toBe('2');
+    } finally {
+      await server.request('PATCH', '/api/v2/app', { body: { event_hooks: [] } });
+      await receiver.close();
+    }
+  });
+
   it('shows names and custom data as text, never as markup', async () => {
     const xss = { id: 'xss', name: XSS_NAME, custom: { '</pre><script>alert(3)</script>': '<b>not bold</b>' } };
     expect((await server.request('POST', '/api/v2/users', { body: { users: { xss } } })).status).toBe(201);
@@ -289,7 +313,7 @@ describe('the dashboard in a browser', () => {
     expect(path()).toBe('/dashboard/sign-in');
     expect(await page.locator('#notice').innerText()).toBe('You have signed out.');
     expect(await guarded.context.cookies()).toEqual([]);
-    for (const target of ['/dashboard', '/dashboard/users', '/dashboard/users/ada', '/dashboard/tasks', '/dashboard/app']) {
+    for (const target of ['/dashboard', '/dashboard/users', '/dashboard/users/ada', '/dashboard/tasks', '/dashboard/webhooks', '/dashboard/app']) {
       await navigate(() => page.goto(`${server.baseUrl}${target}`));
       expect(path(), target).toBe('/dashboard/sign-in');
     }
@@ -302,7 +326,7 @@ describe('the dashboard in a browser', () => {
     // wrong secret; invalid JSON, an unknown filter operator, a bad webhook URL; an unknown user). Nothing else was logged.
     const failed = (status: string) => `Failed to load resource: the server responded with a status of ${status}`;
     expect(guarded.errors).toEqual([failed('401 (Unauthorized)'), failed('400 (Bad Request)'), failed('400 (Bad Request)'), failed('400 (Bad Request)'), failed('404 (Not Found)')]);
-    expect([...audited.keys()].sort()).toEqual(['app', 'confirmation', 'error', 'sign-in', 'task', 'tasks', 'user', 'users']);
+    expect([...audited.keys()].sort()).toEqual(['app', 'confirmation', 'error', 'sign-in', 'task', 'tasks', 'user', 'users', 'webhooks']);
     expect([...audited.values()].flat()).toEqual([]);
   });
 });
