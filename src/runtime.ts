@@ -18,7 +18,7 @@ import { purgeOldRateLimitCounts } from './rate-limits/service.js';
 import { taskBatchHandlers, taskHandlers } from './tasks/handlers.js';
 import { Worker, type WorkerOptions } from './tasks/worker.js';
 import { WebhookDispatcher, type DispatcherOptions } from './webhooks/dispatcher.js';
-import { cancelOrphanedWebhookDeliveries, purgeOldDeliveries } from './webhooks/service.js';
+import { cancelOrphanedWebhookDeliveries, expirePausedDeliveries, purgeOldDeliveries } from './webhooks/service.js';
 
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
 /** Kept from the shutdown's grace for releasing held tasks and closing the database. */
@@ -185,6 +185,7 @@ async function assemble(
     purgeStaleConnections(app.services).catch(warn('purging stale connections'));
     purgeOldDeliveries(database.db, config.webhooks.retentionMs).catch(warn('purging old webhook deliveries'));
     cancelOrphanedWebhookDeliveries(app.services).catch(warn('cancelling deliveries of removed webhook hooks'));
+    expirePausedDeliveries(app.services, config.webhooks.maxAgeMs).catch(warn('expiring deliveries of paused webhook hooks'));
     purgeOldRateLimitCounts(database.db).catch(warn('purging old rate-limit counts'));
   }, HOUSEKEEPING_INTERVAL_MS);
   housekeeping.unref();

@@ -13,6 +13,7 @@ import type { UserEvent, UserEventType } from './events.js';
 import {
   cancelPending,
   countDeliveriesByHook,
+  expirePending,
   hooksWithDeliveries,
   insertDeliveries,
   listFailed,
@@ -202,6 +203,18 @@ export async function webhookDeliveryTotals(db: Db): Promise<DeliveryTotals> {
     cancelled: rows.reduce((sum, row) => sum + row.cancelled, 0),
     oldest_pending_seconds: rows.reduce((oldest, row) => Math.max(oldest, row.oldest_pending_seconds), 0),
   };
+}
+
+/**
+ * Housekeeping: a paused (disabled) hook's deliveries wait within their age limit; past it they fail, as they would
+ * have had the hook been retrying them.
+ */
+export async function expirePausedDeliveries(ctx: { db: Db; settings: AppSettingsCache }, maxAgeMs: number): Promise<number> {
+  let expired = 0;
+  for (const hook of deliverableHooks(await ctx.settings.read(ctx.db))) {
+    if (!hook.enabled) expired += await expirePending(ctx.db, hook.hookId, maxAgeMs, 'past the age limit while its hook was paused');
+  }
+  return expired;
 }
 
 /** Housekeeping: the pending deliveries of hooks no longer configured (recorded by an instance that had not seen the change). */

@@ -252,6 +252,33 @@ export async function cancelPending(db: Db, hookId: string, reason: string, keep
 }
 
 /**
+ * Fails the pending deliveries of a (paused) hook that are past the age limit, oldest first, in batches, each handing
+ * its queues on. Each batch looks at the hook's 1,000 oldest pending deliveries only: commit order is age order, so
+ * when none of those has expired, none has.
+ */
+export async function expirePending(db: Db, hookId: string, maxAgeMs: number, reason: string): Promise<number> {
+  let expired = 0;
+  for (;;) {
+    const count = await db.transaction().execute(async (trx) => {
+      const rows = await sql<{ user_id: string }>`
+        UPDATE webhook_deliveries SET status = 'failed', body = coalesce(ended_body, body), ended_body = NULL, last_error = ${reason}
+        WHERE id IN (
+          SELECT oldest.id FROM (
+            SELECT id, age_from FROM webhook_deliveries WHERE hook_id = ${hookId} AND status = 'pending' ORDER BY seq LIMIT ${BATCH}
+          ) oldest
+          WHERE oldest.age_from < now() - make_interval(secs => ${maxAgeMs / 1000})
+        ) AND status = 'pending'
+        RETURNING user_id`.execute(trx);
+      const users = [...new Set(rows.rows.map((row) => row.user_id))];
+      await promoteHeads(trx, users.map((userId) => ({ hookId, userId })));
+      return rows.rows.length;
+    });
+    expired += count;
+    if (count === 0) return expired;
+  }
+}
+
+/**
  * The operator's "retry now": failed deliveries of a hook (one, or all) are due again at once, their age limit counted
  * from now. Attempts keep counting, so no (X-Webhook-Id, attempt) pair is sent twice.
  */

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { expirePausedDeliveries } from '../../src/webhooks/service.js';
 import { eventsOf, startReceiver, type Answer, type Receiver, type Received } from '../helpers/webhook-receiver.js';
 
 const servers: TestServer[] = [];
@@ -130,6 +131,21 @@ describe('the configuration of the moment decides', () => {
     await server.client.updateApp({ event_hooks: [{ ...config, id: hook!.id, enabled: true }] as never });
     await receiver.waitFor((all) => all.length >= 2);
     expect(receiver.received.map((entry) => JSON.parse(entry.body).user.step)).toEqual([1, 2]);
+  });
+
+  it("fails a paused hook's deliveries once they are past the age limit (housekeeping), and sends none of them", async () => {
+    const server = shared;
+    const receiver = await receiverWith();
+    await server.client.updateApp({ event_hooks: [{ id: 'paused-long', hook_type: 'webhook', webhook_url: receiver.url(), enabled: false }] as never });
+    await server.client.upsertUsers([{ id: 'stale', custom: { step: 1 } }]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await server.client.updateUsersPartial({ users: [{ id: 'stale', set: { step: 2 } }] });
+    // With an age limit of 250 ms, the first is past it and the second not yet.
+    expect(await expirePausedDeliveries(server.app.services, 250)).toBe(1);
+    expect(await hookOf(server, 'paused-long')).toMatchObject({ pending: 1, failed: 1 });
+    await server.client.updateApp({ event_hooks: [{ id: 'paused-long', hook_type: 'webhook', webhook_url: receiver.url() }] as never });
+    await receiver.waitFor((all) => all.length >= 1);
+    expect(receiver.received.map((entry) => JSON.parse(entry.body).user.step)).toEqual([2]);
   });
 
   it('keeps the id of the one stored hook of the same type and URL when hooks are sent without ids; refuses an ambiguous push', async () => {
