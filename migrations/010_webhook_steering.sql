@@ -73,3 +73,47 @@ CREATE TABLE webhook_hook_errors (
   last_error text NOT NULL,
   last_error_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Ends an attempt (delivered, failed or cancelled), fenced on its lease, and hands its queue on: the hook's last error;
+-- when it failed, the deliveries waiting behind it already past the age limit fail with it; then the next one is due.
+-- One call instead of a transaction of four statements. Each statement of a function takes its own snapshot: the
+-- first waits, should a writer hold the delivery (FOR SHARE, webhooks/store.ts insertDeliveries), for that writer's
+-- commit, and the last then sees what it wrote.
+CREATE FUNCTION webhook_delivery_ended(
+  p_id uuid, p_owner text, p_attempts integer, p_status text, p_error text, p_http_status integer, p_max_age_ms bigint
+) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_hook text;
+  v_user text;
+BEGIN
+  UPDATE webhook_deliveries SET
+    status = p_status,
+    delivered_at = CASE WHEN p_status = 'delivered' THEN now() ELSE delivered_at END,
+    body = coalesce(ended_body, body), ended_body = NULL,
+    lease_owner = NULL, lease_expires_at = NULL,
+    last_error = p_error, last_status = p_http_status
+  WHERE id = p_id AND lease_owner = p_owner AND attempts = p_attempts AND status = 'sending'
+  RETURNING hook_id, user_id INTO v_hook, v_user;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  IF p_error IS NOT NULL THEN
+    INSERT INTO webhook_hook_errors (hook_id, last_error, last_error_at) VALUES (v_hook, p_error, now())
+    ON CONFLICT (hook_id) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at;
+  END IF;
+  IF p_status = 'failed' THEN
+    UPDATE webhook_deliveries SET status = 'failed', body = coalesce(ended_body, body), ended_body = NULL,
+      last_error = 'past the age limit when the delivery ahead of it (' || p_id || ') failed'
+    WHERE hook_id = v_hook AND user_id = v_user AND status = 'pending' AND next_attempt_at IS NULL
+      AND age_from < now() - make_interval(secs => p_max_age_ms / 1000.0);
+  END IF;
+  UPDATE webhook_deliveries SET next_attempt_at = now()
+  WHERE id = (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.hook_id = v_hook AND d.user_id = v_user AND d.status IN ('pending', 'sending')
+    ORDER BY d.seq LIMIT 1
+  ) AND status = 'pending' AND next_attempt_at IS NULL;
+  RETURN true;
+END
+$$;

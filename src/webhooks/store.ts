@@ -163,34 +163,14 @@ export async function recordAttempt(db: Db, delivery: ClaimedDelivery, outcome: 
       SELECT id::text FROM retried`.execute(db);
     return result.rows.length === 1;
   }
-  // An end hands the queue on. In a transaction of its own statements: the delivery ended first (waiting, should a
-  // writer hold it, for that writer's commit), then the next one found by a statement that sees that commit.
-  return db.transaction().execute(async (trx) => {
-    const status = outcome.kind === 'failed' ? outcome.status : null;
-    const updated = await sql`
-      UPDATE webhook_deliveries SET
-        status = ${outcome.kind},
-        delivered_at = ${outcome.kind === 'delivered' ? sql`now()` : sql`delivered_at`},
-        body = coalesce(ended_body, body), ended_body = NULL,
-        lease_owner = NULL, lease_expires_at = NULL,
-        last_error = ${error}, last_status = ${status}
-      WHERE ${heldBy(delivery)}`.execute(trx);
-    if (Number(updated.numAffectedRows ?? 0n) !== 1) return false;
-    if (error !== null) {
-      await sql`
-        INSERT INTO webhook_hook_errors (hook_id, last_error, last_error_at) VALUES (${delivery.hook_id}, ${error}, now())
-        ON CONFLICT (hook_id) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at`.execute(trx);
-    }
-    if (outcome.kind === 'failed') {
-      await sql`
-        UPDATE webhook_deliveries SET status = 'failed', body = coalesce(ended_body, body), ended_body = NULL,
-          last_error = ${`past the age limit when the delivery ahead of it (${delivery.id}) failed`}
-        WHERE hook_id = ${delivery.hook_id} AND user_id = ${delivery.user_id} AND status = 'pending' AND next_attempt_at IS NULL
-          AND age_from < now() - make_interval(secs => ${outcome.maxAgeMs / 1000})`.execute(trx);
-    }
-    await promoteHeads(trx, [{ hookId: delivery.hook_id, userId: delivery.user_id }]);
-    return true;
-  });
+  // An end hands the queue on, in one call (migration 010's webhook_delivery_ended, whose statements each see what
+  // committed before them: the next delivery a writer added while this one was being sent included).
+  const result = await sql<{ ended: boolean }>`
+    SELECT webhook_delivery_ended(
+      ${delivery.id}::uuid, ${delivery.lease_owner}, ${delivery.attempts}, ${outcome.kind}, ${error},
+      ${outcome.kind === 'failed' ? outcome.status : null}::integer, ${outcome.kind === 'failed' ? outcome.maxAgeMs : 0}::bigint
+    ) AS ended`.execute(db);
+  return result.rows[0]?.ended === true;
 }
 
 /** Gives the first unfinished delivery of each queue its time, when it is waiting (its head ended). */
