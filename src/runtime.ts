@@ -2,16 +2,19 @@
 // app's credentials, the HTTP app and its listeners, the task worker, the webhook dispatcher, housekeeping, and stop().
 // server.ts adds what belongs to a process of its own (signals, the banner, exit codes); tests, the bench and
 // anything embedding the server call createRuntime with overrides.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from './app.js';
 import type { AppCredentials } from './auth/core.js';
 import { resolveCredentials } from './auth/credentials.js';
-import type { Config } from './config.js';
+import { isInMemory, type Config } from './config.js';
 import { connectPortFor, listenConnect, type ConnectListener } from './connect/plugin.js';
 import { purgeStaleConnections } from './connect/service.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { pgliteTemplate } from './db/template.js';
 import { purgeExpiredExports } from './exports/service.js';
 import { isLoopbackHost } from './lib/network.js';
 import { purgeOldRateLimitCounts } from './rate-limits/service.js';
@@ -73,6 +76,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     (await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
+      // A new embedded database starts from the migrated template the build made, when there is one.
+      loadDataDir: !config.databaseUrl && embeddedIsNew(config.dataDir) ? pgliteTemplate() : undefined,
       // Each running unit of tasks (one task, or a batch of them) holds a connection for its transaction, and its
       // lease renewals need another: leave room for both besides the requests.
       poolSize: Math.max(20, config.taskConcurrency * 2 + 8),
@@ -96,6 +101,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     if (ownsDatabase) await database.close();
     throw error;
   }
+}
+
+/** Whether an embedded database has yet to be made: in memory always, on disk when its folder holds none. */
+function embeddedIsNew(dataDir: string): boolean {
+  if (isInMemory(dataDir)) return true;
+  const pgdata = path.join(dataDir, 'pgdata');
+  return !fs.existsSync(pgdata) || fs.readdirSync(pgdata).length === 0;
 }
 
 async function assemble(
@@ -123,6 +135,7 @@ async function assemble(
     // With a token /metrics asks for it; without one it is served only on a loopback address.
     metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
     poolState: database.poolState,
+    allowClear: config.allowClear,
     dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
     ...options.app,
   });
