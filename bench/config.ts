@@ -69,7 +69,7 @@ function parseSections(raw: string | undefined): Set<string> {
  *   BENCH_TASK_RUNS=300 [50]
  *   BENCH_TASK_POLL_MS=2
  *   BENCH_WARM_STARTS=5 [2]
- *   BENCH_BACKENDS=postgres,pglite
+ *   BENCH_BACKENDS=postgres,pglite,double   (double: the test double, startServer)
  *   BENCH_SECTIONS=upsert,tasks,query   PostgreSQL sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
  *   BENCH_RESULTS=bench/results.md  (relative to the repository)
@@ -94,7 +94,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     taskRuns: envInt(env, 'BENCH_TASK_RUNS', q(300, 50), 10),
     taskPollMs: envInt(env, 'BENCH_TASK_POLL_MS', 2, 0),
     warmStarts: envInt(env, 'BENCH_WARM_STARTS', q(5, 2), 1),
-    backends: (env.BENCH_BACKENDS ?? 'postgres,pglite').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+    backends: (env.BENCH_BACKENDS ?? 'postgres,pglite,double').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
     sections: parseSections(env.BENCH_SECTIONS),
     postgresUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432',
     resultsFile: env.BENCH_RESULTS || 'bench/results.md',

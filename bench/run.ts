@@ -5,6 +5,7 @@
 //   alternated over rounds (upsert.ts); the task queue's drain rate and latency (tasks.ts); queryUsers latencies at
 //   1,000,000 users next to their bare SQL (query.ts).
 //   PGlite: the same upserts, the server's memory after them, warm starts (embedded.ts).
+//   Test double: startServer()'s start, idle memory and clear() (test-double.ts).
 //
 // The server always runs as its own process in its default configuration (server.ts). Sizes: see config.ts
 // (BENCH_QUICK=1 for a smoke run).
@@ -19,6 +20,7 @@ import { benchQueries, loadQueryUsers, reportQueries } from './query.js';
 import { copyToReadme, fmtInt, Report } from './report.js';
 import { launchServer, ROOT } from './server.js';
 import { benchTaskLatency, prepareTasks, reportTasks, watchDrain } from './tasks.js';
+import { benchTestDouble, reportTestDouble } from './test-double.js';
 import { benchUpsertPostgres, reportUpsert } from './upsert.js';
 
 const config = loadBenchConfig();
@@ -86,6 +88,11 @@ async function benchPglite(config: BenchConfig) {
   for (const section of reportEmbedded(report, figures, config)) report.print(section);
 }
 
+async function benchDouble() {
+  log('\nTest double (startServer, memory mode)');
+  report.print(reportTestDouble(report, await benchTestDouble()));
+}
+
 function machine(): string {
   const cpus = os.cpus();
   return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${os.type()} ${os.release()}`;
@@ -102,7 +109,7 @@ async function main() {
       `× ${config.rounds} rounds, ${fmtInt(config.queryUsers)} users for queries, ${fmtInt(config.drainTasks)} tasks drained; ` +
       `Node ${process.version}, ${machine()}, load average ${startLoad}`,
   );
-  const runners: Record<string, (config: BenchConfig) => Promise<void>> = { postgres: benchPostgres, pglite: benchPglite };
+  const runners: Record<string, (config: BenchConfig) => Promise<void>> = { postgres: benchPostgres, pglite: benchPglite, double: benchDouble };
   for (const key of config.backends) {
     const run = runners[key];
     if (!run) throw new Error(`BENCH_BACKENDS: unknown backend "${key}" (postgres, pglite)`);
@@ -131,7 +138,7 @@ async function main() {
       `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}.`,
   ]);
   // The README shows the figures of a complete run only.
-  const complete = !config.quick && config.backends.includes('postgres') && config.backends.includes('pglite') && config.sections.size === 3;
+  const complete = !config.quick && ['postgres', 'pglite', 'double'].every((key) => config.backends.includes(key)) && config.sections.size === 3;
   if (complete && process.exitCode === undefined && copyToReadme(file, path.join(ROOT, 'README.md'))) log('Copied the figures into README.md (Benchmarks).');
   log(`\nWrote ${path.relative(process.cwd(), file) || file}. Done in ${Math.round(seconds)} s (load average at the end ${loadAverage()}).`);
 }
