@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ConnectLimits } from '../../src/config.js';
 import { openRawWebSocket, type RawSocket } from '../helpers/raw-websocket.js';
-import { API_KEY, signToken, startTestServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, signToken, startServer, type TestServer } from '../helpers/server.js';
 
 const servers: TestServer[] = [];
 const sockets: RawSocket[] = [];
@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function serverWith(limits: Partial<ConnectLimits>): Promise<TestServer> {
-  const server = await startTestServer({ worker: false, connect: limits });
+  const server = await startServer({ worker: false, connect: limits });
   await sql`INSERT INTO app_settings (id) VALUES (1) ON CONFLICT DO NOTHING`.execute(server.database.db);
   servers.push(server);
   return server;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { startServer, waitForTask, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startServer();
 });
 afterAll(async () => {
   await server?.close();
