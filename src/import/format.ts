@@ -157,8 +157,10 @@ export function normaliseUser(user: Record<string, unknown>, limits: InputLimits
   // v2 nests custom data under `custom` (never a custom field's name: it is reserved), v1 flattens it.
   const request = user.custom !== undefined ? requestFromV2(user) : (userRequestFromV1(user) as unknown as Record<string, unknown>);
   if (!checkRequest.Check(request)) throw inputError(schemaMessage(request));
-  // Upsert's own checks: id, custom nesting, the 5 KB size.
-  const { input } = toUpsertInput(request as UserRequest, limits);
+  // Upsert's own checks: id, custom nesting, the 5 KB size. They read JSON as JSON.parse makes it; the custom data
+  // kept is the line's own, whose integers past 2^53 stay exact (jsonb holds them so).
+  const checked = toUpsertInput(withoutBigInts(request) as UserRequest, limits).input;
+  const input = { ...checked, custom: (request.custom ?? {}) as Record<string, unknown> };
   const times = {} as Record<ImportedTime, Micros | null>;
   for (const field of IMPORTED_TIMES) times[field] = parseDateTime(user[field], field);
   let blocks: string[] | null = null;
@@ -183,6 +185,18 @@ export function normaliseUser(user: Record<string, unknown>, limits: InputLimits
     ...times,
     blocked_user_ids: blocks,
   };
+}
+
+/** A copy of a parsed JSON value with its BigInts as the numbers JSON.parse would have made of them. */
+function withoutBigInts(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(withoutBigInts);
+  if (typeof value === 'object' && value !== null) {
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) copy[key] = withoutBigInts(item);
+    return copy;
+  }
+  return value;
 }
 
 /**

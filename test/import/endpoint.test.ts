@@ -87,6 +87,11 @@ describe('POST /operator/import', () => {
     const raw = await server.request('GET', '/users', { query: { payload: JSON.stringify({ filter_conditions: { id: 'imp-exact' } }) } });
     expect(raw.body.users[0].created_at).toBe('2023-11-14T22:13:20.123456Z');
     expect(raw.body.users[0].updated_at).toBe('2023-11-14T22:13:20.123456Z');
+    // An integer past 2^53 in custom data is stored as written.
+    await post('{"id": "imp-big-int", "custom": {"snowflake": 1234567890123456789012}}\n');
+    const { sql } = await import('kysely');
+    const stored = await sql<{ snowflake: string }>`SELECT custom ->> 'snowflake' AS snowflake FROM users WHERE id = 'imp-big-int'`.execute(server.database.db);
+    expect(stored.rows[0]!.snowflake).toBe('1234567890123456789012');
   });
 
   it('refuses a body that is not JSON lines, or over the limits, and writes nothing', async () => {
