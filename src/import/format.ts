@@ -60,6 +60,7 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 const MAX_BLOCKS = 10_000;
 
 const checkRequest = TypeCompiler.Compile(UserRequest);
+const LONG_INTEGER = /\d{16}/;
 
 const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)$/;
 /** 0001-01-01 and 9999-12-31T23:59:59.999999Z in microseconds: the years RFC3339 can write. */
@@ -128,8 +129,12 @@ export function parseUserLine(text: string, limits: InputLimits): ParsedLine {
   if (text.trim() === '') return { kind: 'empty' };
   if (text.length > MAX_LINE_BYTES) return { kind: 'refused', id: null, message: `the line is longer than ${MAX_LINE_BYTES} characters`, json: false };
   let value: unknown;
+  let exact = false;
   try {
-    value = parseJsonExact(text);
+    // Only integers of 16 digits or more can lose precision in JSON.parse (nanosecond date-times, 64-bit ids): the
+    // exact reader, a scan in JavaScript, is kept for the lines that hold one.
+    exact = LONG_INTEGER.test(text);
+    value = exact ? parseJsonExact(text) : JSON.parse(text);
   } catch {
     return { kind: 'refused', id: null, message: 'the line is not valid JSON', json: false };
   }
@@ -141,7 +146,7 @@ export function parseUserLine(text: string, limits: InputLimits): ParsedLine {
     // field name a v1 user could have and an id at the same time).
     const user = value.id === undefined && isPlainObject(value.user) ? value.user : value;
     if (typeof user.id === 'string') id = user.id;
-    return { kind: 'user', user: normaliseUser(user, limits) };
+    return { kind: 'user', user: normaliseUser(user, limits, exact) };
   } catch (error) {
     if (error instanceof StreamError) return { kind: 'refused', id, message: error.detail, json: true };
     if (error instanceof RangeError) return { kind: 'refused', id, message: 'the line is too deeply nested', json: true };
@@ -149,8 +154,11 @@ export function parseUserLine(text: string, limits: InputLimits): ParsedLine {
   }
 }
 
-/** A user object of either family as what an import writes; throws the StreamError it is refused with. */
-export function normaliseUser(user: Record<string, unknown>, limits: InputLimits): ImportedUser {
+/**
+ * A user object of either family as what an import writes; throws the StreamError it is refused with. `mayHoldBigInts`:
+ * the object was read exactly (parseJsonExact), so that some of its integers may be BigInts.
+ */
+export function normaliseUser(user: Record<string, unknown>, limits: InputLimits, mayHoldBigInts = true): ImportedUser {
   if (!isValidUserId(user.id)) {
     throw inputError(`user id ${JSON.stringify(user.id ?? null)} is invalid: it must be 1 to 255 characters of letters, digits, "@", "_" or "-"`);
   }
@@ -159,7 +167,7 @@ export function normaliseUser(user: Record<string, unknown>, limits: InputLimits
   if (!checkRequest.Check(request)) throw inputError(schemaMessage(request));
   // Upsert's own checks: id, custom nesting, the 5 KB size. They read JSON as JSON.parse makes it; the custom data
   // kept is the line's own, whose integers past 2^53 stay exact (jsonb holds them so).
-  const checked = toUpsertInput(withoutBigInts(request) as UserRequest, limits).input;
+  const checked = toUpsertInput((mayHoldBigInts ? withoutBigInts(request) : request) as UserRequest, limits).input;
   const input = { ...checked, custom: (request.custom ?? {}) as Record<string, unknown> };
   const times = {} as Record<ImportedTime, Micros | null>;
   for (const field of IMPORTED_TIMES) times[field] = parseDateTime(user[field], field);

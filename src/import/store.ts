@@ -24,14 +24,14 @@ const STAGED_COLUMNS = sql`line integer, id text, name text, image text, role te
   revoke_tokens_issued_before timestamptz, blocked_user_ids text[]`;
 
 /**
- * Stages the chunk: `usersJson` is a JSON array of objects with the staged columns (date-times as RFC3339 text), one
+ * Stages the chunk (json, not jsonb: read once, it need not be converted): `usersJson` is a JSON array of objects with the staged columns (date-times as RFC3339 text), one
  * per user (ids distinct). The table lives until the transaction ends.
  */
 export async function stageUsers(trx: Tx, usersJson: string): Promise<void> {
   await sql`CREATE TEMPORARY TABLE import_staging (${STAGED_COLUMNS}, action text, renamed boolean) ON COMMIT DROP`.execute(trx);
   await sql`
     INSERT INTO import_staging
-    SELECT r.*, 'insert', true FROM jsonb_to_recordset(${usersJson}::jsonb) AS r(${STAGED_COLUMNS})`.execute(trx);
+    SELECT r.*, 'insert', true FROM json_to_recordset(${usersJson}::json) AS r(${STAGED_COLUMNS})`.execute(trx);
 }
 
 /** Locks the stored users the chunk names, in id order (the order every writer of several users locks them in). */
