@@ -152,6 +152,25 @@ describe('POST /operator/import', () => {
     expect((await stored('imp-blocker'))!.blocked_user_ids).toEqual(['imp-zz-later']);
   });
 
+  it('sends no webhook unless asked, and then one user.updated per user written', async () => {
+    const { sql } = await import('kysely');
+    const deliveries = async () =>
+      (await sql<{ user_id: string; body: string }>`SELECT user_id, body FROM webhook_deliveries ORDER BY seq`.execute(server.database.db)).rows;
+    await server.client.updateApp({ webhook_url: 'http://127.0.0.1:9/import-hook', webhook_events: ['user.updated'] });
+    try {
+      const before = (await deliveries()).length;
+      expect((await post(lines({ id: 'imp-hook-1', custom: {} }))).body).toMatchObject({ imported: 1 });
+      expect(await deliveries()).toHaveLength(before);
+      const asked = await post(lines({ id: 'imp-hook-2', custom: { a: 1 } }, { id: 'imp-hook-3', custom: {} }, { id: 'imp-hook-1', custom: {} }), { webhooks: 'true' });
+      expect(asked.body).toMatchObject({ imported: 2, unchanged: 1 });
+      const sent = (await deliveries()).slice(before);
+      expect(sent.map((delivery) => delivery.user_id).sort()).toEqual(['imp-hook-2', 'imp-hook-3']);
+      expect(JSON.parse(sent.find((delivery) => delivery.user_id === 'imp-hook-2')!.body)).toMatchObject({ type: 'user.updated', user: { id: 'imp-hook-2', a: 1 } });
+    } finally {
+      await server.client.updateApp({ webhook_url: '', webhook_events: [] });
+    }
+  });
+
   it('holds upsert rules: a deleted user is not updated, and unique usernames are enforced within and across chunks', async () => {
     await server.client.upsertUsers([{ id: 'imp-gone', name: 'Gone' }]);
     const { task_id } = await server.client.deleteUsers({ user_ids: ['imp-gone'] });
