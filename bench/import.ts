@@ -250,7 +250,7 @@ export function reportImport(report: Report, figures: ImportFigures): Section {
   const { backend, users } = figures;
   const section = report.section(
     `Import (${backend})`,
-    `\`npm run import -- FILE\` (its own process; chunks of 5,000 lines, gzip, 2 in flight) into the server (its own process), ` +
+    `\`npm run import -- FILE\` (its own process; chunks of 5,000 lines, 2 in flight, not compressed to a server on this machine) into the server (its own process), ` +
       `${fmtInt(users)} users in a ${fmtMB(figures.fileBytes)} v2 user file. The baseline is a bare COPY of the same rows ` +
       `into a copy of the users table with all its indexes (${backend === 'PostgreSQL' ? 'COPY … FROM a file the PostgreSQL server reads' : "COPY … FROM '/dev/blob' in a PGlite instance of its own"}). ` +
       `"Over stored users": the same users again, every one changed (newer updated_at), next to the upsert API path ` +
