@@ -26,6 +26,9 @@ export interface BenchConfig {
   taskPollMs: number;
   /** Embedded warm starts timed (existing DATA_DIR, spawn → GET /healthz 200). */
   warmStarts: number;
+  /** Users of the import section's user file, on PostgreSQL and on PGlite. */
+  importUsers: number;
+  importPgliteUsers: number;
   backends: string[];
   /** PostgreSQL sections to run (upsert, tasks, query); all by default. */
   sections: Set<string>;
@@ -44,7 +47,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   return n;
 }
 
-const SECTIONS = ['upsert', 'tasks', 'query'];
+export const SECTIONS = ['upsert', 'tasks', 'query', 'import'];
 
 function parseSections(raw: string | undefined): Set<string> {
   const chosen = (raw ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -69,8 +72,11 @@ function parseSections(raw: string | undefined): Set<string> {
  *   BENCH_TASK_RUNS=300 [50]
  *   BENCH_TASK_POLL_MS=2
  *   BENCH_WARM_STARTS=5 [2]
+ *   BENCH_IMPORT_USERS=1000000 [20000]          import section, PostgreSQL
+ *   BENCH_IMPORT_PGLITE_USERS=200000 [10000]    import section, PGlite
  *   BENCH_BACKENDS=postgres,pglite,double   (double: the test double, startServer)
- *   BENCH_SECTIONS=upsert,tasks,query   PostgreSQL sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone)
+ *   BENCH_SECTIONS=upsert,tasks,query,import   sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone); PGlite
+ *                                 runs its upsert/memory/start figures with `upsert`, its import figures with `import`
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
  *   BENCH_RESULTS=bench/results.md  (relative to the repository)
  *   BENCH_SERVER_NODE_ARGS=""     e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles the server process)
@@ -94,6 +100,8 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     taskRuns: envInt(env, 'BENCH_TASK_RUNS', q(300, 50), 10),
     taskPollMs: envInt(env, 'BENCH_TASK_POLL_MS', 2, 0),
     warmStarts: envInt(env, 'BENCH_WARM_STARTS', q(5, 2), 1),
+    importUsers: envInt(env, 'BENCH_IMPORT_USERS', q(1_000_000, 20_000), 1_000),
+    importPgliteUsers: envInt(env, 'BENCH_IMPORT_PGLITE_USERS', q(200_000, 10_000), 1_000),
     backends: (env.BENCH_BACKENDS ?? 'postgres,pglite,double').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
     sections: parseSections(env.BENCH_SECTIONS),
     postgresUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432',

@@ -13,8 +13,9 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { createPostgres, pgliteVersion } from './backends.js';
-import { loadBenchConfig, type BenchConfig } from './config.js';
+import { loadBenchConfig, SECTIONS, type BenchConfig } from './config.js';
 import { benchEmbedded, reportEmbedded } from './embedded.js';
+import { benchImportPglite, benchImportPostgres, reportImport } from './import.js';
 import { initLifecycle, isInterrupted, log, phase, runCleanups } from './lifecycle.js';
 import { benchQueries, loadQueryUsers, reportQueries } from './query.js';
 import { copyToReadme, fmtInt, Report } from './report.js';
@@ -70,6 +71,8 @@ async function benchPostgres(config: BenchConfig) {
     report.print(reportTasks(report, drain, latency, config));
   }
 
+  if (config.sections.has('import')) report.print(reportImport(report, await phase(() => benchImportPostgres(config, pgb, serverOptions.apiSecret))));
+
   if (!config.sections.has('query')) return;
   const load = await loadQueryUsers(config, pgb);
   const shapes = await phase(async () => {
@@ -83,9 +86,12 @@ async function benchPostgres(config: BenchConfig) {
 
 async function benchPglite(config: BenchConfig) {
   log('\nPGlite (embedded)');
-  const figures = await benchEmbedded(config, serverOptions);
-  versions.pglite = figures.version;
-  for (const section of reportEmbedded(report, figures, config)) report.print(section);
+  if (config.sections.has('upsert')) {
+    const figures = await benchEmbedded(config, serverOptions);
+    versions.pglite = figures.version;
+    for (const section of reportEmbedded(report, figures, config)) report.print(section);
+  }
+  if (config.sections.has('import')) report.print(reportImport(report, await phase(() => benchImportPglite(config, serverOptions.apiSecret))));
 }
 
 async function benchDouble() {
@@ -135,10 +141,11 @@ async function main() {
       `shipped, LOG_LEVEL info, no webhook), driven over raw HTTP with keep-alive connections and a server-side JWT. ` +
       `Sizes: BENCH_USERS=${config.users}, BENCH_ROUNDS=${config.rounds}, BENCH_PGLITE_ROUNDS=${config.pgliteRounds}, ` +
       `BENCH_CONCURRENCY=${config.concurrency}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, ` +
-      `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}.`,
+      `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}, ` +
+      `BENCH_IMPORT_USERS=${config.importUsers}, BENCH_IMPORT_PGLITE_USERS=${config.importPgliteUsers}.`,
   ]);
   // The README shows the figures of a complete run only.
-  const complete = !config.quick && ['postgres', 'pglite', 'double'].every((key) => config.backends.includes(key)) && config.sections.size === 3;
+  const complete = !config.quick && ['postgres', 'pglite', 'double'].every((key) => config.backends.includes(key)) && config.sections.size === SECTIONS.length;
   if (complete && process.exitCode === undefined && copyToReadme(file, path.join(ROOT, 'README.md'))) log('Copied the figures into README.md (Benchmarks).');
   log(`\nWrote ${path.relative(process.cwd(), file) || file}. Done in ${Math.round(seconds)} s (load average at the end ${loadAverage()}).`);
 }

@@ -23,6 +23,8 @@ import type { SignInLimit } from './dashboard/sign-in-limit.js';
 import type { Db } from './db/schema.js';
 import { dataSchemas } from './data/schemas.js';
 import { exportDownloadRoutes } from './exports/routes.js';
+import { importRoutes } from './import/routes.js';
+import { importSchemas } from './import/schemas.js';
 import { lifecycleSchemas } from './lifecycle/schemas.js';
 import { answerClientError, envelopeOf, registerEnvelope } from './http/envelope.js';
 import { registerHealth } from './http/health.js';
@@ -140,13 +142,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuth(app, { ctx, activity });
 
   app.addSchema(ErrorEnvelope);
-  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...rateLimitsSchemas, ...webhooksSchemas, ...dataSchemas, ...v1Schemas]) {
+  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...rateLimitsSchemas, ...webhooksSchemas, ...dataSchemas, ...importSchemas, ...v1Schemas]) {
     app.addSchema(schema);
   }
 
   registerHealth(app, deps.db);
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
+  await app.register(importRoutes, { ctx });
   const hub = registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });
   ctx.clearing.listeners.add(() => hub.closeAll('the data was cleared'));
 
