@@ -21,6 +21,7 @@ import { createServiceContext, type ServiceContext } from './context.js';
 import { registerDashboard } from './dashboard/plugin.js';
 import type { SignInLimit } from './dashboard/sign-in-limit.js';
 import type { Db } from './db/schema.js';
+import { snapshotRoutes } from './data/routes.js';
 import { dataSchemas } from './data/schemas.js';
 import { exportDownloadRoutes } from './exports/routes.js';
 import { importRoutes } from './import/routes.js';
@@ -150,6 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
   await app.register(importRoutes, { ctx });
+  await app.register(snapshotRoutes, { ctx });
   const hub = registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });
   ctx.clearing.listeners.add(() => hub.closeAll('the data was cleared'));
 

@@ -13,6 +13,7 @@ import { isInMemory, type Config } from './config.js';
 import { connectPortFor, listenConnect, type ConnectListener } from './connect/plugin.js';
 import { purgeStaleConnections } from './connect/service.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
+import { loadSnapshot, SnapshotLoadError, writeSnapshot } from './data/service.js';
 import { migrate } from './db/migrate.js';
 import { pgliteTemplate } from './db/template.js';
 import { purgeExpiredExports } from './exports/service.js';
@@ -140,6 +141,17 @@ async function assemble(
     ...options.app,
   });
 
+  // A user file given at start is loaded before the server answers (a test double's snapshot).
+  if (config.importFile) {
+    try {
+      const users = await loadSnapshot(app.services, config.importFile);
+      log?.info({ users, file: config.importFile }, 'loaded the user file');
+    } catch (error) {
+      await app.close();
+      if (error instanceof SnapshotLoadError || (error as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigurationError(`IMPORT_FILE: ${(error as Error).message}`);
+      throw error;
+    }
+  }
   const address = await app.listen({ port: config.port, host: config.host });
   // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
   const wsPort = connectPortFor(config);
@@ -208,6 +220,11 @@ async function assemble(
       log?.info('shutting down: closing');
       const left = Math.max(0, config.shutdown.graceMs - drainMs - CLOSE_MARGIN_MS);
       await Promise.all([app.close(), connectListener?.close(), worker?.stop(), dispatcher?.stop(left)]);
+      // Once no request or task runs, before the database closes: the users as the last of them left them.
+      if (config.exportOnExitFile) {
+        const users = await writeSnapshot(app.services, config.exportOnExitFile);
+        log?.info({ users, file: config.exportOnExitFile }, 'wrote the users to the export-on-exit file');
+      }
       if (ownsDatabase) await database.close();
     })());
 

@@ -42,13 +42,15 @@ async function main() {
       logger.error(`shutdown took longer than SHUTDOWN_GRACE_MS (${graceMs} ms); exiting`);
       process.exit(1);
     }, graceMs).unref();
+    let status = 0;
     try {
       await runtime.stop({ drainMs });
     } catch (error) {
       logger.error({ err: error }, 'shutting down failed');
+      status = 1;
     } finally {
       logger.info('shut down');
-      process.exit(0);
+      process.exit(status);
     }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
