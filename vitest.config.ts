@@ -48,7 +48,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: process.env.DATABASE_URL ? backendIndependentFiles('test') : [],
-    globalSetup: ['test/setup/chromium.ts', 'test/setup/database-template.ts'],
+    globalSetup: ['test/setup/chromium.ts', 'test/setup/bundle.ts', 'test/setup/database-template.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

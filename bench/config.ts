@@ -26,6 +26,9 @@ export interface BenchConfig {
   taskPollMs: number;
   /** Embedded warm starts timed (existing DATA_DIR, spawn → GET /healthz 200). */
   warmStarts: number;
+  /** Users of the import section's user file, on PostgreSQL and on PGlite. */
+  importUsers: number;
+  importPgliteUsers: number;
   backends: string[];
   /** PostgreSQL sections to run (upsert, tasks, query, webhooks); all by default. */
   sections: Set<string>;
@@ -50,7 +53,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   return n;
 }
 
-export const SECTIONS = ['upsert', 'tasks', 'query', 'webhooks'];
+export const SECTIONS = ['upsert', 'tasks', 'query', 'webhooks', 'import'];
 
 function parseSections(raw: string | undefined): Set<string> {
   const chosen = (raw ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -75,11 +78,14 @@ function parseSections(raw: string | undefined): Set<string> {
  *   BENCH_TASK_RUNS=300 [50]
  *   BENCH_TASK_POLL_MS=2
  *   BENCH_WARM_STARTS=5 [2]
- *   BENCH_BACKENDS=postgres,pglite
- *   BENCH_SECTIONS=upsert,tasks,query,webhooks   PostgreSQL sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone)
+ *   BENCH_BACKENDS=postgres,pglite,double   (double: the test double, startServer)
+ *   BENCH_SECTIONS=upsert,tasks,query,webhooks,import   sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone);
+ *                                 PGlite runs its upsert/memory/start figures with `upsert`, its import figures with `import`
  *   BENCH_WEBHOOK_USERS=20000 [2000]      webhooks: new users per pass, with a user.updated hook and without
  *   BENCH_WEBHOOK_RUNS=200 [50]           webhooks: single-user upserts timed until delivered
  *   BENCH_WEBHOOK_BACKLOG=100000 [10000]  webhooks: pending deliveries of a dead hook
+ *   BENCH_IMPORT_USERS=1000000 [20000]          import section, PostgreSQL
+ *   BENCH_IMPORT_PGLITE_USERS=200000 [10000]    import section, PGlite
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432   (a throwaway bench_* database is created and dropped)
  *   BENCH_RESULTS=bench/results.md  (relative to the repository)
  *   BENCH_SERVER_NODE_ARGS=""     e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles the server process)
@@ -103,7 +109,9 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     taskRuns: envInt(env, 'BENCH_TASK_RUNS', q(300, 50), 10),
     taskPollMs: envInt(env, 'BENCH_TASK_POLL_MS', 2, 0),
     warmStarts: envInt(env, 'BENCH_WARM_STARTS', q(5, 2), 1),
-    backends: (env.BENCH_BACKENDS ?? 'postgres,pglite').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+    importUsers: envInt(env, 'BENCH_IMPORT_USERS', q(1_000_000, 20_000), 1_000),
+    importPgliteUsers: envInt(env, 'BENCH_IMPORT_PGLITE_USERS', q(200_000, 10_000), 1_000),
+    backends: (env.BENCH_BACKENDS ?? 'postgres,pglite,double').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
     sections: parseSections(env.BENCH_SECTIONS),
     webhookUsers: envInt(env, 'BENCH_WEBHOOK_USERS', q(20_000, 2_000), BATCH_SIZE),
     webhookLatencyRuns: envInt(env, 'BENCH_WEBHOOK_RUNS', q(200, 50), 10),

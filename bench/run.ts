@@ -6,6 +6,7 @@
 //   1,000,000 users next to their bare SQL (query.ts); upserts with a webhook against none, and a healthy hook's
 //   delivery latency beside a dead hook's backlog (webhooks.ts).
 //   PGlite: the same upserts, the server's memory after them, warm starts (embedded.ts).
+//   Test double: startServer()'s start, idle memory and clear() (test-double.ts).
 //
 // The server always runs as its own process in its default configuration (server.ts). Sizes: see config.ts
 // (BENCH_QUICK=1 for a smoke run).
@@ -15,11 +16,13 @@ import path from 'node:path';
 import { createPostgres, pgliteVersion } from './backends.js';
 import { loadBenchConfig, SECTIONS, type BenchConfig } from './config.js';
 import { benchEmbedded, reportEmbedded } from './embedded.js';
+import { benchImportPglite, benchImportPostgres, reportImport } from './import.js';
 import { initLifecycle, isInterrupted, log, phase, runCleanups } from './lifecycle.js';
 import { benchQueries, loadQueryUsers, reportQueries } from './query.js';
 import { copyToReadme, fmtInt, Report } from './report.js';
 import { launchServer, ROOT } from './server.js';
 import { benchTaskLatency, prepareTasks, reportTasks, watchDrain } from './tasks.js';
+import { benchTestDouble, reportTestDouble } from './test-double.js';
 import { benchUpsertPostgres, reportUpsert } from './upsert.js';
 import { benchWebhooks, reportWebhooks } from './webhooks.js';
 
@@ -79,6 +82,7 @@ async function benchPostgres(config: BenchConfig) {
     });
     report.print(reportWebhooks(report, figures, config));
   }
+  if (config.sections.has('import')) report.print(reportImport(report, await phase(() => benchImportPostgres(config, pgb, serverOptions.apiSecret))));
 
   if (!config.sections.has('query')) return;
   const load = await loadQueryUsers(config, pgb);
@@ -93,9 +97,17 @@ async function benchPostgres(config: BenchConfig) {
 
 async function benchPglite(config: BenchConfig) {
   log('\nPGlite (embedded)');
-  const figures = await benchEmbedded(config, serverOptions);
-  versions.pglite = figures.version;
-  for (const section of reportEmbedded(report, figures, config)) report.print(section);
+  if (config.sections.has('upsert')) {
+    const figures = await benchEmbedded(config, serverOptions);
+    versions.pglite = figures.version;
+    for (const section of reportEmbedded(report, figures, config)) report.print(section);
+  }
+  if (config.sections.has('import')) report.print(reportImport(report, await phase(() => benchImportPglite(config, serverOptions.apiSecret))));
+}
+
+async function benchDouble() {
+  log('\nTest double (startServer, memory mode)');
+  report.print(reportTestDouble(report, await benchTestDouble()));
 }
 
 function machine(): string {
@@ -114,7 +126,7 @@ async function main() {
       `× ${config.rounds} rounds, ${fmtInt(config.queryUsers)} users for queries, ${fmtInt(config.drainTasks)} tasks drained; ` +
       `Node ${process.version}, ${machine()}, load average ${startLoad}`,
   );
-  const runners: Record<string, (config: BenchConfig) => Promise<void>> = { postgres: benchPostgres, pglite: benchPglite };
+  const runners: Record<string, (config: BenchConfig) => Promise<void>> = { postgres: benchPostgres, pglite: benchPglite, double: benchDouble };
   for (const key of config.backends) {
     const run = runners[key];
     if (!run) throw new Error(`BENCH_BACKENDS: unknown backend "${key}" (postgres, pglite)`);
@@ -141,10 +153,11 @@ async function main() {
       `Sizes: BENCH_USERS=${config.users}, BENCH_ROUNDS=${config.rounds}, BENCH_PGLITE_ROUNDS=${config.pgliteRounds}, ` +
       `BENCH_CONCURRENCY=${config.concurrency}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, ` +
       `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}, ` +
-      `BENCH_WEBHOOK_USERS=${config.webhookUsers}, BENCH_WEBHOOK_RUNS=${config.webhookLatencyRuns}, BENCH_WEBHOOK_BACKLOG=${config.webhookBacklog}.`,
+      `BENCH_WEBHOOK_USERS=${config.webhookUsers}, BENCH_WEBHOOK_RUNS=${config.webhookLatencyRuns}, BENCH_WEBHOOK_BACKLOG=${config.webhookBacklog}, ` +
+      `BENCH_IMPORT_USERS=${config.importUsers}, BENCH_IMPORT_PGLITE_USERS=${config.importPgliteUsers}.`,
   ]);
   // The README shows the figures of a complete run only.
-  const complete = !config.quick && config.backends.includes('postgres') && config.backends.includes('pglite') && config.sections.size === SECTIONS.length;
+  const complete = !config.quick && ['postgres', 'pglite', 'double'].every((key) => config.backends.includes(key)) && config.sections.size === SECTIONS.length;
   if (complete && process.exitCode === undefined && copyToReadme(file, path.join(ROOT, 'README.md'))) log('Copied the figures into README.md (Benchmarks).');
   log(`\nWrote ${path.relative(process.cwd(), file) || file}. Done in ${Math.round(seconds)} s (load average at the end ${loadAverage()}).`);
 }

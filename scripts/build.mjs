@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BUNDLE = path.join(root, 'dist', 'server.mjs');
+/** The package's entry point (startServer), built beside the server; both share chunks of code. */
+export const LIBRARY = path.join(root, 'dist', 'index.mjs');
 
 function newestSourceMs() {
   let newest = 0;
@@ -19,25 +21,31 @@ function newestSourceMs() {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const file = path.join(dir, entry.name);
       if (entry.isDirectory()) visit(file);
-      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(file).mtimeMs);
+      else if (entry.name.endsWith('.ts') || entry.name.endsWith('.sql')) newest = Math.max(newest, fs.statSync(file).mtimeMs);
     }
   };
   visit(path.join(root, 'src'));
+  visit(path.join(root, 'migrations'));
   for (const file of ['package-lock.json', 'scripts/build.mjs']) newest = Math.max(newest, fs.statSync(path.join(root, file)).mtimeMs);
   return newest;
 }
 
 /** Whether the bundle is missing or older than a source file, the lock file or this script. */
 export function bundleIsStale() {
-  return !fs.existsSync(BUNDLE) || fs.statSync(BUNDLE).mtimeMs < newestSourceMs();
+  const newest = newestSourceMs();
+  return [BUNDLE, LIBRARY, path.join(root, 'dist', 'pglite-template.tar.gz')].some((file) => !fs.existsSync(file) || fs.statSync(file).mtimeMs < newest);
 }
 
 export async function buildBundle() {
   const { build } = await import('esbuild');
   const started = performance.now();
   await build({
-    entryPoints: [path.join(root, 'src', 'server.ts')],
-    outfile: BUNDLE,
+    entryPoints: ['server.ts', 'index.ts', 'db/make-template.ts'].map((entry) => path.join(root, 'src', entry)),
+    outdir: path.dirname(BUNDLE),
+    entryNames: '[name]',
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -48,7 +56,35 @@ export async function buildBundle() {
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'warning',
   });
-  console.error(`built ${path.relative(root, BUNDLE)} in ${Math.round(performance.now() - started)} ms`);
+  // The migrated embedded database new ones start from (src/db/make-template.ts).
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [path.join(root, 'dist', 'make-template.mjs')], { stdio: 'inherit' });
+  console.error(`built ${path.relative(root, BUNDLE)}, ${path.relative(root, LIBRARY)} and the embedded template in ${Math.round(performance.now() - started)} ms`);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await buildBundle();
+/**
+ * dist/index.d.ts, the package's types: src/index.ts's declarations, which stand alone (its public types import
+ * nothing). For `npm pack` (prepack), where the dev dependencies are installed.
+ */
+export async function buildTypes() {
+  const { execFileSync } = await import('node:child_process');
+  const out = fs.mkdtempSync(path.join(root, 'dist', '.types-'));
+  try {
+    execFileSync(process.execPath, [
+      path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      path.join(root, 'src', 'index.ts'),
+      ...['--declaration', '--emitDeclarationOnly', '--outDir', out, '--rootDir', path.join(root, 'src')],
+      ...['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--strict', '--skipLibCheck', '--esModuleInterop', '--resolveJsonModule', '--types', 'node'],
+    ], { stdio: 'inherit' });
+    const declarations = fs.readFileSync(path.join(out, 'index.d.ts'), 'utf8');
+    if (/^\s*(import\b|export \* from|export \{[^}]*\} from)/m.test(declarations)) throw new Error('src/index.ts\'s public types must not import other modules');
+    fs.writeFileSync(path.join(root, 'dist', 'index.d.ts'), declarations);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await buildBundle();
+  if (process.argv.includes('--types')) await buildTypes();
+}

@@ -21,10 +21,15 @@ import { createServiceContext, type ServiceContext } from './context.js';
 import { registerDashboard } from './dashboard/plugin.js';
 import type { SignInLimit } from './dashboard/sign-in-limit.js';
 import type { Db } from './db/schema.js';
+import { snapshotRoutes } from './data/routes.js';
+import { dataSchemas } from './data/schemas.js';
 import { exportDownloadRoutes } from './exports/routes.js';
+import { importRoutes } from './import/routes.js';
+import { importSchemas } from './import/schemas.js';
 import { lifecycleSchemas } from './lifecycle/schemas.js';
 import { answerClientError, envelopeOf, registerEnvelope } from './http/envelope.js';
 import { registerHealth } from './http/health.js';
+import { lazyCompilersFactory } from './http/lazy-compilers.js';
 import { ErrorCode, StreamError } from './http/errors.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import type { InputLimits } from './limits.js';
@@ -68,6 +73,8 @@ export interface AppDeps {
   metrics?: MetricsOptions;
   /** Where the metrics read the pool and the task queue; the worker and dispatcher report through app.metrics. */
   poolState?: () => { total: number; idle: number; waiting: number };
+  /** Serve DELETE /operator/data, which empties the data (memory mode, or ALLOW_CLEAR=on). */
+  allowClear?: boolean;
   /** Serve the API reference at /docs (default true). */
   docs?: boolean;
   /** The operator dashboard at /dashboard (README "Dashboard"); absent: not served. */
@@ -121,6 +128,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .send(JSON.stringify(envelopeOf('Request', refusal, request.startedAt || process.hrtime.bigint())));
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // Each route's validators and serializers are compiled on its first request, not at start (http/lazy-compilers.ts).
+    schemaController: { compilersFactory: lazyCompilersFactory() },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (deps.openapi) await app.register(swagger, openapiOptions);
@@ -134,14 +143,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuth(app, { ctx, activity });
 
   app.addSchema(ErrorEnvelope);
-  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...rateLimitsSchemas, ...webhooksSchemas, ...v1Schemas]) {
+  for (const schema of [...usersSchemas, ...lifecycleSchemas, ...tasksSchemas, ...appSettingsSchemas, ...activitySchemas, ...rateLimitsSchemas, ...webhooksSchemas, ...dataSchemas, ...importSchemas, ...v1Schemas]) {
     app.addSchema(schema);
   }
 
   registerHealth(app, deps.db);
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
+  await app.register(importRoutes, { ctx });
+  await app.register(snapshotRoutes, { ctx });
   const hub = registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });
+  ctx.clearing.listeners.add(() => hub.closeAll('the data was cleared'));
 
   registerSpecRoute(app);
   // Generating openapi.yaml registers @fastify/swagger over the live routes; the page renders the checked-in file.

@@ -3,6 +3,8 @@ import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import { isLoopbackHost } from './lib/network.js';
 
 export interface RateLimitConfig {
+  /** RATE_LIMITING=off counts nothing and refuses nothing (a test double); RATE_LIMITS names per-operation limits. */
+  enabled?: boolean;
   /** Multiplier applied to Stream's published per-minute limits (default 100). */
   multiplier: number;
   /** Per-operation overrides of the per-minute limit, e.g. {QueryUsers: 50}. */
@@ -43,7 +45,14 @@ export interface Config {
   apiKey: string | undefined;
   apiSecret: string | undefined;
   databaseUrl: string | undefined;
+  /** Folder of the embedded database, or MEMORY_DATA_DIR: in memory, no files at all (no lock, no credentials file). */
   dataDir: string;
+  /** DELETE /operator/data empties the data: on by default in memory mode only (ALLOW_CLEAR). */
+  allowClear: boolean;
+  /** A user file (JSON lines, the import format) loaded at start. */
+  importFile: string | undefined;
+  /** Where SIGINT or SIGTERM writes a snapshot of the users (JSON lines) before the process exits. */
+  exportOnExitFile: string | undefined;
   logLevel: string;
   publicUrl: string | undefined;
   rateLimit: RateLimitConfig;
@@ -136,8 +145,17 @@ function onOff(value: string | undefined, name: string): boolean | undefined {
   throw new Error(`${name} must be on or off, got "${value}"`);
 }
 
+/** DATA_DIR's value for an embedded database held in memory only. */
+export const MEMORY_DATA_DIR = 'memory';
+
+/** Whether a data folder setting means memory (`memory`, or `memory://` as PGlite names it). */
+export function isInMemory(dataDir: string): boolean {
+  return dataDir === MEMORY_DATA_DIR || dataDir.startsWith('memory://');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || '127.0.0.1';
+  const dataDir = env.DATA_DIR || './data';
   return {
     port: int(env.PORT, 3030, 'PORT'),
     host,
@@ -145,10 +163,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKey: env.STREAM_API_KEY || undefined,
     apiSecret: env.STREAM_API_SECRET || undefined,
     databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: env.DATA_DIR || './data',
+    dataDir,
+    allowClear: onOff(env.ALLOW_CLEAR, 'ALLOW_CLEAR') ?? (isInMemory(dataDir) && !env.DATABASE_URL),
+    importFile: env.IMPORT_FILE || undefined,
+    exportOnExitFile: env.EXPORT_ON_EXIT || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : undefined,
     rateLimit: {
+      enabled: onOff(env.RATE_LIMITING, 'RATE_LIMITING') ?? true,
       multiplier: positive(env.RATE_LIMIT_MULTIPLIER, 100, 'RATE_LIMIT_MULTIPLIER'),
       overrides: overrides(env.RATE_LIMITS),
       ...(env.USER_RATE_LIMIT ? { userPerMinute: int(env.USER_RATE_LIMIT, 0, 'USER_RATE_LIMIT') } : {}),

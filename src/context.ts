@@ -27,6 +27,9 @@ export interface ServiceContext {
   rateLimits: RateLimits;
   /** Records webhook events in the transactions of the changes that cause them. */
   events: WebhookEvents;
+  /** DELETE /operator/data: whether it is served (memory mode, or ALLOW_CLEAR=on), and what else holds data in this
+   * process, told before the tables are emptied (the WebSocket hub closes its sockets). */
+  clearing: { allowed: boolean; listeners: Set<() => Promise<void> | void> };
 }
 
 export function createServiceContext(deps: {
@@ -39,6 +42,8 @@ export function createServiceContext(deps: {
   sharedRateLimits?: boolean;
   /** The clock rate-limit windows are counted by. */
   now?: () => number;
+  /** Serve DELETE /operator/data. */
+  allowClear?: boolean;
 }): ServiceContext {
   const settings = new AppSettingsCache(deps.db);
   return {
@@ -50,5 +55,6 @@ export function createServiceContext(deps: {
     tombstones: new TombstoneHasher(),
     rateLimits: new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, rateLimitCounters(deps.db, deps.sharedRateLimits ?? false), deps.now),
     events: new WebhookEvents(settings),
+    clearing: { allowed: deps.allowClear ?? false, listeners: new Set() },
   };
 }

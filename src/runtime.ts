@@ -2,16 +2,20 @@
 // app's credentials, the HTTP app and its listeners, the task worker, the webhook dispatcher, housekeeping, and stop().
 // server.ts adds what belongs to a process of its own (signals, the banner, exit codes); tests, the bench and
 // anything embedding the server call createRuntime with overrides.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from './app.js';
 import type { AppCredentials } from './auth/core.js';
 import { resolveCredentials } from './auth/credentials.js';
-import type { Config } from './config.js';
+import { isInMemory, type Config } from './config.js';
 import { connectPortFor, listenConnect, type ConnectListener } from './connect/plugin.js';
 import { purgeStaleConnections } from './connect/service.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
+import { loadSnapshot, SnapshotLoadError, writeSnapshot } from './data/service.js';
 import { migrate } from './db/migrate.js';
+import { pgliteTemplate } from './db/template.js';
 import { purgeExpiredExports } from './exports/service.js';
 import { isLoopbackHost } from './lib/network.js';
 import { purgeOldRateLimitCounts } from './rate-limits/service.js';
@@ -73,6 +77,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     (await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
+      // A new embedded database starts from the migrated template the build made, when there is one.
+      loadDataDir: !config.databaseUrl && embeddedIsNew(config.dataDir) ? pgliteTemplate() : undefined,
       // Each running unit of tasks (one task, or a batch of them) holds a connection for its transaction, and its
       // lease renewals need another: leave room for both besides the requests.
       poolSize: Math.max(20, config.taskConcurrency * 2 + 8),
@@ -96,6 +102,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     if (ownsDatabase) await database.close();
     throw error;
   }
+}
+
+/** Whether an embedded database has yet to be made: in memory always, on disk when its folder holds none. */
+function embeddedIsNew(dataDir: string): boolean {
+  if (isInMemory(dataDir)) return true;
+  const pgdata = path.join(dataDir, 'pgdata');
+  return !fs.existsSync(pgdata) || fs.readdirSync(pgdata).length === 0;
 }
 
 async function assemble(
@@ -123,10 +136,22 @@ async function assemble(
     // With a token /metrics asks for it; without one it is served only on a loopback address.
     metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
     poolState: database.poolState,
+    allowClear: config.allowClear,
     dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
     ...options.app,
   });
 
+  // A user file given at start is loaded before the server answers (a test double's snapshot).
+  if (config.importFile) {
+    try {
+      const users = await loadSnapshot(app.services, config.importFile);
+      log?.info({ users, file: config.importFile }, 'loaded the user file');
+    } catch (error) {
+      await app.close();
+      if (error instanceof SnapshotLoadError || (error as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigurationError(`IMPORT_FILE: ${(error as Error).message}`);
+      throw error;
+    }
+  }
   const address = await app.listen({ port: config.port, host: config.host });
   // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
   const wsPort = connectPortFor(config);
@@ -199,6 +224,11 @@ async function assemble(
       log?.info('shutting down: closing');
       const left = Math.max(0, config.shutdown.graceMs - drainMs - CLOSE_MARGIN_MS);
       await Promise.all([app.close(), connectListener?.close(), worker?.stop(), dispatcher?.stop(left)]);
+      // Once no request or task runs, before the database closes: the users as the last of them left them.
+      if (config.exportOnExitFile) {
+        const users = await writeSnapshot(app.services, config.exportOnExitFile);
+        log?.info({ users, file: config.exportOnExitFile }, 'wrote the users to the export-on-exit file');
+      }
       if (ownsDatabase) await database.close();
     })());
 

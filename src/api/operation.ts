@@ -2,6 +2,7 @@
 // families, who may call it, its request and response schemas, and the service call it makes. routes.ts renders each
 // declaration as a Fastify route per family, and openapi.yaml is generated from those routes.
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Caller, CallerKind } from '../auth/core.js';
 import type { ServiceContext } from '../context.js';
 import type { Representation } from './representation.js';
@@ -21,6 +22,8 @@ export interface HandlerInput<Params, Query, Body> {
   rep: Representation;
   /** Base of links this response hands out (export downloads): PUBLIC_URL, else the request's own origin. */
   baseUrl: string;
+  /** The request's logger (operator actions are logged). */
+  log: FastifyBaseLogger;
 }
 
 /** Where an operation is served in one family, and how openapi.yaml describes it there. */

@@ -3,6 +3,8 @@
 // route per family; the representation (representation.ts) is the only difference between the two.
 import { Type } from '@sinclair/typebox';
 import { ActiveUsersResponse } from '../activity/schemas.js';
+import { ClearDataQuery, ClearDataResponse } from '../data/schemas.js';
+import { clearData } from '../data/service.js';
 import { monthlyActiveUsers } from '../activity/service.js';
 import { GetApplicationResponse, UpdateAppRequest } from '../app-settings/schemas.js';
 import { exportUser, exportUsers } from '../exports/service.js';
@@ -477,6 +479,26 @@ export const operations: Operation[] = [
     response: WebhookDeliveriesResponse,
     async handle({ ctx }) {
       return currentWebhookReport(ctx.db, ctx.settings);
+    },
+  }),
+
+  operation({
+    name: 'ClearData',
+    method: 'DELETE',
+    tag: 'operator',
+    v2: {
+      path: '/operator/data',
+      summary: 'Empty the data (test double)',
+      description:
+        "This server's extension, outside Stream's API, for a server used as a test double: empties users, blocks, usernames, tombstones, tasks, webhook deliveries, exports, activity and rate counts, closes open WebSockets and forgets this process's counts and caches. `settings=true` also resets the app settings to their defaults; the credentials stay. Served by default in memory mode only (DATA_DIR=memory), elsewhere with ALLOW_CLEAR=on; otherwise it answers 404 as an unknown endpoint does. Requires server-side auth.",
+    },
+    status: 200,
+    query: ClearDataQuery,
+    response: ClearDataResponse,
+    async handle({ ctx, query, caller, log }) {
+      const result = await clearData(ctx, { settings: query.settings === 'true' });
+      log.warn({ caller: caller.kind, settingsReset: result.settings_reset }, 'cleared all data (DELETE /operator/data)');
+      return result;
     },
   }),
 ];

@@ -49,6 +49,7 @@ function registerOperation(app: FastifyInstance, op: Operation, rep: Representat
         ctx: options.ctx,
         rep,
         baseUrl: baseUrlOf(request, options.publicUrl),
+        log: request.log,
       });
       reply.code(op.status);
       if (!(result instanceof JsonText)) return result;

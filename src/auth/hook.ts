@@ -76,7 +76,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
     try {
       caller = await admit(request.query, request.headers, config?.access ?? []);
     } catch (error) {
-      if (error instanceof StreamError) {
+      if (error instanceof StreamError && rateLimits.enabled) {
         const decision = rateLimits.takeForAddress(request.ip);
         setRateHeaders(reply, decision);
         if (!decision.allowed) throw tooManyRequests();
@@ -84,6 +84,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
       throw error;
     }
     request.caller = caller;
+    if (!rateLimits.enabled) return;
     const decision =
       caller.kind === 'anonymous'
         ? rateLimits.takeForAddress(request.ip)

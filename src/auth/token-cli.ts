@@ -6,15 +6,9 @@
 // The credentials are found as the server finds them: STREAM_API_KEY/STREAM_API_SECRET, else the ones generated on
 // the embedded database's first start (mirrored in DATA_DIR/credentials.json, since a running server holds the
 // database itself).
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
-import { DataDirLockedError } from '../db/lock.js';
 import { isValidUserId } from '../users/validation.js';
-import { readCredentialsFile } from './credentials-file.js';
-import { storedGeneratedCredentials } from '../app-settings/store.js';
+import { configuredCredentials } from './configured-credentials.js';
 import { secretKey, signServerToken, signUserToken } from './jwt.js';
 
 const USAGE = `usage: npm run -s token [-- [--user <id>] [--exp <seconds>]]
@@ -44,32 +38,6 @@ function parse(argv: string[]): { user?: string; exp?: number } {
   return { user: values.user, exp };
 }
 
-/** The configured credentials, else the generated ones: from the file the server keeps, else from the database. */
-async function credentials(): Promise<{ apiKey: string; apiSecret: string }> {
-  const config = loadConfig();
-  if (config.apiKey && config.apiSecret) return { apiKey: config.apiKey, apiSecret: config.apiSecret };
-  if (config.apiKey || config.apiSecret) throw new Error('set both STREAM_API_KEY and STREAM_API_SECRET, or neither');
-  if (config.databaseUrl) throw new Error('STREAM_API_KEY and STREAM_API_SECRET are required with DATABASE_URL');
-  const mirrored = readCredentialsFile(config.dataDir);
-  if (mirrored) return mirrored;
-  const notStarted = `no credentials in ${config.dataDir}: start the server once (npm start), or set STREAM_API_KEY and STREAM_API_SECRET`;
-  if (!fs.existsSync(path.join(config.dataDir, 'pgdata'))) throw new Error(notStarted);
-  let database;
-  try {
-    database = await openDatabase({ dataDir: config.dataDir });
-  } catch (error) {
-    if (error instanceof DataDirLockedError) throw new Error(`${error.message}; its credentials file is missing: restart the server to write it`);
-    throw error;
-  }
-  try {
-    const stored = await storedGeneratedCredentials(database.db).catch(() => undefined);
-    if (!stored) throw new Error(notStarted);
-    return stored;
-  } finally {
-    await database.close();
-  }
-}
-
 async function main(): Promise<number> {
   let options;
   try {
@@ -80,7 +48,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const { apiKey, apiSecret } = await credentials();
+  const { apiKey, apiSecret } = await configuredCredentials();
   const key = secretKey(apiSecret);
   const expiry = options.exp === undefined ? {} : { exp: Math.floor(Date.now() / 1000) + options.exp };
   const token =

@@ -324,6 +324,21 @@ export class ConnectHub {
     }
   }
 
+  /**
+   * Closes every connection with 1000 (a normal close: stream-chat does not reconnect, so no client writes its user
+   * back) and waits, up to the close grace, for their rows to be deleted. The hub keeps serving (clearing the data).
+   */
+  async closeAll(reason: string) {
+    for (const connection of this.connections) connection.close(CLOSE_REJECTED, reason);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.closeGraceMs ?? 1_000);
+    });
+    await Promise.race([Promise.all([...this.lifetimes]), grace]);
+    clearTimeout(timer);
+    for (const connection of this.connections) connection.ws.terminate();
+  }
+
   /** Closes every connection (1001: clients reconnect, to another instance or after the restart) and waits for their rows to be deleted. */
   async close() {
     this.closing = true;

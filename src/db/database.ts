@@ -42,7 +42,7 @@ export interface DatabaseHandle {
    */
   close(options?: { graceMs?: number }): Promise<void>;
   /** The embedded engine's files as a tarball, which `loadDataDir` starts from (PGlite only; a migrated template). */
-  dumpDataDir?(): Promise<Blob>;
+  dumpDataDir?(compression?: 'none' | 'gzip'): Promise<Blob>;
 }
 
 const CLOSE_GRACE_MS = 2_000;
@@ -67,7 +67,7 @@ export interface DatabaseEvents {
 
 export interface DatabaseOptions extends DatabaseEvents {
   databaseUrl?: string;
-  /** Folder for the embedded database; 'memory://' keeps it in memory (tests). */
+  /** Folder for the embedded database; 'memory' (or 'memory://') keeps it in memory, with no files at all. */
   dataDir?: string;
   /** Pre-built embedded database contents (a dumpDataDir tarball) to start from, for fast test set-up. */
   loadDataDir?: Blob | File;
@@ -247,7 +247,7 @@ const EMBEDDED_SHARED_BUFFERS = '16MB';
 const EMBEDDED_MAINTENANCE_WORK_MEM = '16MB';
 
 async function openPglite(dataDir: string, options: DatabaseOptions): Promise<DatabaseHandle> {
-  const inMemory = dataDir.startsWith('memory://');
+  const inMemory = dataDir === 'memory' || dataDir.startsWith('memory://');
   const lock: DataDirLock | undefined = inMemory ? undefined : await lockDataDir(dataDir);
   try {
     const pglite = await PGlite.create({
@@ -268,7 +268,7 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
         return pglite.listen(channel, onNotify);
       },
       poolState: () => ({ total: 1, idle: 1, waiting: 0 }),
-      dumpDataDir: () => pglite.dumpDataDir('none'),
+      dumpDataDir: (compression = 'none') => pglite.dumpDataDir(compression),
       async close({ graceMs = CLOSE_GRACE_MS } = {}) {
         try {
           // A transaction still open (a stuck task handler) holds the engine's only connection: closing would wait

@@ -5,6 +5,8 @@ export interface Counters {
   increment(buckets: readonly string[], window: number): Promise<number[]>;
   /** Each bucket's count in `window`. */
   read(buckets: readonly string[], window: number): Promise<number[]>;
+  /** Forgets what this process holds of the counts (clearing the data). */
+  resetLocal?(): void;
 }
 
 /** Buckets kept at most; beyond this (a flood of distinct addresses) the window starts over rather than growing. */
@@ -32,6 +34,10 @@ export class MemoryCounters implements Counters {
 
   async increment(buckets: readonly string[], window: number): Promise<number[]> {
     return this.incrementNow(buckets, window);
+  }
+
+  resetLocal(): void {
+    this.counts.clear();
   }
 
   async read(buckets: readonly string[], window: number): Promise<number[]> {

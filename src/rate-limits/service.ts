@@ -83,13 +83,24 @@ interface Bucket {
 
 export class RateLimits {
   /** Never in the database: an unauthenticated client must not be able to write there. */
-  private readonly addresses = new MemoryCounters();
+  private addresses = new MemoryCounters();
 
   constructor(
     private readonly config: RateLimitConfig,
     private readonly counters: Counters = new MemoryCounters(),
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** RATE_LIMITING=off: no call is counted or refused (a test double); GetRateLimits still reports the budgets. */
+  get enabled(): boolean {
+    return this.config.enabled ?? true;
+  }
+
+  /** Forgets every count of this process (clearing the data); shared counts go with the database's tables. */
+  resetLocalCounts(): void {
+    this.addresses = new MemoryCounters();
+    this.counters.resetLocal?.();
+  }
 
   /** The app's budget of an operation on one platform, per minute. */
   operationLimit(operation: string): number {

@@ -45,7 +45,7 @@ function requireSelf(caller: Caller, ids: Iterable<string>, action: string) {
 // --- upsert ------------------------------------------------------------------------------------------------------------
 
 /** Validates one user and returns what to store, with its JSON (measured for the size rule, sent as is). */
-function toUpsertInput(user: UserRequest, limits: InputLimits): { input: UpsertInput; json: string } {
+export function toUpsertInput(user: UserRequest, limits: InputLimits): { input: UpsertInput; json: string } {
   checkUserId(user.id);
   const custom = user.custom ?? {};
   checkDepth(custom, limits.customDepth, `custom data of user "${user.id}"`);

@@ -41,6 +41,7 @@ export const WORLD_USERS = {
 const STATE_TABLES: Array<{ table: string; order: string }> = [
   { table: 'users', order: 'id' },
   { table: 'user_blocks', order: 'user_id, blocked_user_id' },
+  { table: 'import_pending_blocks', order: 'user_id, blocked_user_id' },
   { table: 'tasks', order: 'id' },
   { table: 'app_settings', order: 'id' },
   { table: 'user_activity', order: 'month, user_id' },
@@ -134,7 +135,7 @@ export class FuzzEnvironment {
    */
   async reset(): Promise<void> {
     if (!this.app) this.app = await this.buildFuzzApp();
-    await sql`TRUNCATE users, user_blocks, tasks, exports, user_activity, user_connections, user_tombstones, webhook_deliveries, dashboard_sign_outs`.execute(this.database.db);
+    await sql`TRUNCATE users, user_blocks, import_pending_blocks, tasks, exports, user_activity, user_connections, user_tombstones, webhook_deliveries, dashboard_sign_outs`.execute(this.database.db);
     await this.seedRequest('PATCH', '/api/v2/app', {
       revoke_tokens_issued_before: null,
       guest_user_creation_disabled: false,

@@ -35,6 +35,8 @@ export interface StartOptions extends Partial<AppDeps> {
   webhooks?: false | Partial<DispatcherOptions>;
   /** Configuration values to override (the environment's are never read). */
   config?: Partial<Config>;
+  /** Runs on the new database before the server starts on it (settings a start must already see). */
+  prepare?: (database: TestDatabase) => Promise<void>;
 }
 
 /** The test servers' configuration: the defaults, on a free port, with quick polls and a short shutdown. */
@@ -45,8 +47,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
-  const { worker: workerOptions, webhooks: dispatcherOptions, config, ...overrides } = options;
+  const { worker: workerOptions, webhooks: dispatcherOptions, config, prepare, ...overrides } = options;
   const database = await createTestDatabase();
+  await prepare?.(database);
   const runtime = await createRuntime(testConfig(config), {
     logger: false,
     database,

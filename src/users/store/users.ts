@@ -23,6 +23,13 @@ async function selectUsers(db: Db, where: RawBuilder<unknown>): Promise<UserRow[
   return result.rows;
 }
 
+/** Every user, deleted and deactivated ones too, in id order: the page after `afterId` (a snapshot's reading). */
+export async function listUsersAfter(db: Db, afterId: string | undefined, limit: number): Promise<UserRow[]> {
+  const after = afterId === undefined ? sql`TRUE` : sql`users.id > ${afterId}`;
+  const result = await sql<UserRow>`SELECT ${USER_COLUMNS} FROM users WHERE ${after} ORDER BY users.id LIMIT ${limit}`.execute(db);
+  return result.rows;
+}
+
 export async function findUsersByIds(db: Db, ids: readonly string[]): Promise<UserRow[]> {
   if (ids.length === 0) return [];
   return selectUsers(db, sql`users.id IN (${sql.join(ids.map((id) => sql`${id}`))})`);

@@ -8,6 +8,7 @@ import type { DescribedRoute, JsonSchema, RouteParameter } from '../../helpers/r
 import { API_KEY, signToken } from '../../helpers/server.js';
 import { fromSchema, type Strength } from './schema.js';
 import { customData, dateTime, filterConditions, type Seeds } from './stream.js';
+import { userFileBody } from './user-file.js';
 import { asText, hostileKey, hostileString, hostileValue, idLike, toJsonText } from './values.js';
 
 export type CallerKind = 'server' | 'user' | 'anonymous' | 'operator';
@@ -335,6 +336,8 @@ function formQuery(schema: JsonSchema, seeds: Seeds): fc.Arbitrary<QueryEntry[]>
 }
 
 function bodyFor(route: DescribedRoute, seeds: Seeds): fc.Arbitrary<Body> {
+  // The import endpoint reads JSON lines, not a JSON body.
+  if (route.path === '/operator/import') return fc.oneof({ weight: 6, arbitrary: userFileBody(seeds) }, { weight: 1, arbitrary: genericBody(seeds) });
   if (route.form?.body) return fc.oneof({ weight: 4, arbitrary: formBodies(route.form.body, seeds) }, { weight: 1, arbitrary: genericBody(seeds) });
   const schema = route.operation?.body;
   const hasBody = ['POST', 'PATCH', 'PUT'].includes(route.method);
