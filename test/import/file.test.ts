@@ -1,6 +1,7 @@
 // `npm run import -- FILE`: v1, v2 and export lines in one file, a malformed line and a refused user reported by their
 // file line, --max-errors, gzip on stdin, --verify, bad arguments and an unreachable target.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -103,6 +104,45 @@ describe('npm run import -- FILE', () => {
     const report = JSON.parse(verified.stdout);
     expect(report.verify).toMatchObject({ checked: 250, differing: 1, missing: 0 });
     expect(report.verify.differences[0]).toMatch(/user "gz-007": name: source "Gz 7", target "Changed"/);
+  }, 60_000);
+
+  it('retries a chunk answered 503, and waits as a 429 says before sending it again', async () => {
+    // A proxy in front of the server that refuses the first two chunks it sees: 503, then 429 with Retry-After.
+    const answers: number[] = [];
+    const proxy = http.createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (data: Buffer) => chunks.push(data));
+      request.on('end', async () => {
+        if (request.url?.startsWith('/operator/import') && answers.length < 2) {
+          const status = answers.length === 0 ? 503 : 429;
+          answers.push(status);
+          response.writeHead(status, { 'content-type': 'application/json', ...(status === 429 ? { 'retry-after': '1' } : {}) });
+          response.end(JSON.stringify({ code: status === 429 ? 9 : -1, message: 'not now', StatusCode: status }));
+          return;
+        }
+        if (request.url?.startsWith('/operator/import')) answers.push(200);
+        const forwarded = await fetch(new URL(request.url!, server.baseUrl), {
+          method: request.method,
+          headers: Object.fromEntries(Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)).map(([name, value]) => [name, String(value)])),
+          body: request.method === 'GET' ? undefined : Buffer.concat(chunks),
+        });
+        response.writeHead(forwarded.status, { 'content-type': forwarded.headers.get('content-type') ?? 'application/json' });
+        response.end(Buffer.from(await forwarded.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (proxy.address() as { port: number }).port;
+      const line = JSON.stringify({ id: 'retried-user', name: 'Retried', custom: {} });
+      const started = Date.now();
+      const result = await cli(['-', '--to', `http://127.0.0.1:${port}`, '--to-key', API_KEY, '--to-secret', API_SECRET, '--checkpoint', path.join(scratch, 'retry.json'), '--json'], Buffer.from(`${line}\n`));
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout).totals).toEqual({ imported: 1, unchanged: 0, failed: 0 });
+      expect(answers).toEqual([503, 429, 200]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   }, 60_000);
 
   it('answers bad arguments with usage and exit 2, an unreachable target with a clear message and exit 1', async () => {
