@@ -53,7 +53,18 @@ async function main() {
     }
     throw error;
   }
-  const applied = await migrate(database.db);
+  let applied: string[];
+  try {
+    applied = await migrate(database.db, {
+      lockWaitMs: config.migrationLockWaitMs,
+      onWaiting: (waitedMs) =>
+        logger.info(`waiting for another instance's migrations (the migration lock), ${Math.round(waitedMs / 1000)} s so far; giving up after MIGRATION_LOCK_WAIT_MS (${config.migrationLockWaitMs} ms)`),
+    });
+  } catch (error) {
+    logger.fatal({ err: error }, `migrations failed: ${(error as Error).message}`);
+    await database.close();
+    process.exit(1);
+  }
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
   const { credentials, generated, created } = await resolveCredentials(

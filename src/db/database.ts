@@ -7,6 +7,7 @@
 //   each connection has a statement_timeout, so that no statement holds a connection for long.
 //   PGlite runs inside this process and cannot interrupt a statement. If it reports a PANIC or aborts, its state is
 //   gone: `onFatal` is called (the server exits at once, for its supervisor to restart it).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -73,6 +74,57 @@ export interface DatabaseOptions extends DatabaseEvents {
   statementTimeoutMs?: number;
   /** How long a request waits for a pooled connection (or a new one) before failing. Default 2 s. */
   connectTimeoutMs?: number;
+  /**
+   * How much longer than the statement_timeout in force a query may go without an answer before its connection is
+   * dropped (PostgreSQL). Default 1 s. A statement_timeout of 0 (migrations) has no client-side limit either.
+   */
+  queryTimeoutMarginMs?: number;
+  /** LISTEN connections check themselves this often (a NOTIFY to themselves); default 30 s. */
+  listenCheckMs?: number;
+  /** …and are replaced when the check does not come back within this; default 5 s. */
+  listenCheckTimeoutMs?: number;
+}
+
+/** The statement_timeout in force where a query is sent from (ms; 0: none), when it is not the pool's own. */
+const statementTimeoutInForce = new AsyncLocalStorage<number>();
+
+/**
+ * Runs `work` with another statement_timeout in force for the client-side query timeout of the queries it sends:
+ * `work` sets the same on the server side itself (a task's transaction: `set_config('statement_timeout', …, true)`;
+ * migrations: 0, no limit on either side).
+ */
+export function withStatementTimeout<T>(ms: number, work: () => Promise<T>): Promise<T> {
+  return statementTimeoutInForce.run(ms, work);
+}
+
+/** A pg client's socket, to drop a connection that does not answer. */
+function socketOf(client: pg.ClientBase): { destroy(error?: Error): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream;
+}
+
+/**
+ * The client-side query timeout: a query that gets no answer within the statement_timeout in force plus a margin
+ * is on a connection that is gone without saying so (a failover, a network partition, a NAT that dropped it). TCP
+ * would take minutes to notice; the socket is destroyed instead, which fails the query (a 503 for a request) and
+ * makes the pool replace the connection.
+ */
+function guardQueries(client: pg.PoolClient, defaultStatementMs: number, marginMs: number, warn: (message: string, error: unknown) => void) {
+  const query = client.query as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = function guardedQuery(this: unknown, ...args: unknown[]) {
+    const result = query.apply(this, args);
+    const statementMs = statementTimeoutInForce.getStore() ?? defaultStatementMs;
+    if (statementMs > 0 && result instanceof Promise) {
+      const timer = setTimeout(() => {
+        const error = new Error(`no answer from the database within ${statementMs + marginMs} ms; dropping the connection`);
+        warn('a query got no answer in time; its connection is dropped and replaced', error);
+        socketOf(client)?.destroy(error);
+      }, statementMs + marginMs);
+      timer.unref();
+      const clear = () => clearTimeout(timer);
+      result.then(clear, clear);
+    }
+    return result;
+  };
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
@@ -86,18 +138,27 @@ const typeParsers = {
 
 async function openPostgres(connectionString: string, options: DatabaseOptions): Promise<DatabaseHandle> {
   const warn = options.warn ?? (() => {});
-  const settings = `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs ?? 5_000}`;
+  const statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
+  const settings = `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`;
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize ?? 20,
     options: settings,
+    // Connecting gives up after this (the socket and the start-up exchange together).
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+    // TCP keepalive on every connection, so that an idle one whose peer vanished is found and closed by the OS.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     types: typeParsers,
   });
+  const marginMs = options.queryTimeoutMarginMs ?? 1_000;
   // Idle clients that error are replaced by the pool; a client in use that errors fails its query. Either way the
   // error event must have a listener, or Node ends the process.
   pool.on('error', (error) => warn('an idle database connection failed', error));
-  pool.on('connect', (client) => client.on('error', (error) => warn('a database connection failed', error)));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => warn('a database connection failed', error));
+    guardQueries(client, statementTimeoutMs, marginMs, warn);
+  });
   // Connections checked out, so that closing can cut off work that does not end by itself.
   const inUse = new Set<pg.PoolClient>();
   pool.on('acquire', (client) => inUse.add(client));

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type RawBuilder } from 'kysely';
 import type { Database, Db, JsonObject, Micros, TaskStatus, Tx } from '../db/schema.js';
 import { toJsonText } from '../lib/json.js';
+import { withConflictRetries } from '../db/locks.js';
 
 /** NOTIFY channel that wakes workers when a task is enqueued. */
 export const TASKS_CHANNEL = 'stream_tasks';
@@ -159,12 +160,19 @@ export function runAndComplete(
  */
 async function inFencedTransaction(db: Db, options: { statementTimeoutMs?: number }, body: (trx: Tx) => Promise<void>): Promise<boolean> {
   try {
-    await db.transaction().execute(async (trx) => {
-      if (options.statementTimeoutMs !== undefined) {
-        await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
-      }
-      await body(trx);
-    });
+    // A deadlock or serialization failure is retried at once (src/db/locks.ts); past the retries the attempt fails
+    // with the database's error, and the task is retried later like any failed attempt.
+    await withConflictRetries(
+      () =>
+        db.transaction().execute(async (trx) => {
+          if (options.statementTimeoutMs !== undefined) {
+            await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
+          }
+          await body(trx);
+        }),
+      undefined,
+      (error) => error,
+    );
     return true;
   } catch (error) {
     if (error instanceof FencedOff) return false;
