@@ -68,6 +68,8 @@ export interface AppDeps {
   metrics?: MetricsOptions;
   /** Where the metrics read the pool and the task queue; the worker and dispatcher report through app.metrics. */
   poolState?: () => { total: number; idle: number; waiting: number };
+  /** Whether the LISTEN connections deliver notifications now (reported by /readyz). */
+  listening?: () => boolean;
   /** Serve the API reference at /docs (default true). */
   docs?: boolean;
   /** The operator dashboard at /dashboard (README "Dashboard"); absent: not served. */
@@ -138,7 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addSchema(schema);
   }
 
-  registerHealth(app, deps.db);
+  registerHealth(app, deps.db, deps.listening);
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
   const hub = registerConnect(app, { ctx, activity, limits: deps.connect, trustProxy: deps.trustProxy });

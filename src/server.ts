@@ -89,6 +89,7 @@ async function main() {
     // With a token /metrics asks for it; without one it is served only on a loopback address.
     metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
     poolState: database.poolState,
+    listening: database.listening,
     dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
   });
   const address = await app.listen({ port: config.port, host: config.host });

@@ -8,6 +8,7 @@
 //   PGlite runs inside this process and cannot interrupt a statement. If it reports a PANIC or aborts, its state is
 //   gone: `onFatal` is called (the server exits at once, for its supervisor to restart it).
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -35,6 +36,11 @@ export interface DatabaseHandle {
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Connections of the pool in use and waiting (PostgreSQL; PGlite has one connection). */
   poolState(): { total: number; idle: number; waiting: number };
+  /**
+   * Whether every LISTEN connection delivers notifications now (PostgreSQL; in-process on PGlite, always). False while
+   * one is being replaced: work is then found by polling, and settings changed elsewhere arrive when the cache expires.
+   */
+  listening(): boolean;
   /**
    * Closes the database. Work still running (a task handler that outlived the shutdown's grace) is waited for up to
    * `graceMs`, then cut off: on PostgreSQL its connections are dropped, on PGlite the engine is left to the process's
@@ -164,12 +170,16 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
   pool.on('acquire', (client) => inUse.add(client));
   pool.on('release', (_error, client) => inUse.delete(client));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const subscriptions = new Set<{ stop(): Promise<void> }>();
+  const subscriptions = new Set<ListenConnection>();
   return {
     db,
     backend: 'postgres',
     async listen(channel, onNotify) {
-      const subscription = new ListenConnection(connectionString, settings, channel, onNotify, warn);
+      const subscription = new ListenConnection(connectionString, settings, channel, onNotify, warn, {
+        everyMs: options.listenCheckMs ?? LISTEN_CHECK.everyMs,
+        timeoutMs: options.listenCheckTimeoutMs ?? LISTEN_CHECK.timeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs ?? 2_000,
+      });
       await subscription.start();
       subscriptions.add(subscription);
       return async () => {
@@ -178,6 +188,7 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
       };
     },
     poolState: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    listening: () => [...subscriptions].every((subscription) => subscription.healthy),
     async close({ graceMs = CLOSE_GRACE_MS } = {}) {
       await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
       subscriptions.clear();
@@ -191,13 +202,24 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
 }
 
 const LISTEN_RETRY_MS = { first: 100, max: 5_000 };
+const LISTEN_CHECK = { everyMs: 30_000, timeoutMs: 5_000 };
 
-/** A LISTEN on a connection of its own, re-established with backoff whenever the connection is lost. */
+/**
+ * A LISTEN on a connection of its own, re-established with backoff whenever the connection is lost, and checked: a
+ * connection that a NAT or load balancer dropped silently raises no error and no end, it just never delivers again.
+ * So every `checkMs` it sends a NOTIFY to itself, on a channel only it listens to; when that does not come back within
+ * `checkTimeoutMs`, the connection is dropped and replaced, with a warning.
+ */
 class ListenConnection {
   private client: pg.Client | undefined;
   private stopped = false;
   private retryMs = LISTEN_RETRY_MS.first;
   private retry: NodeJS.Timeout | undefined;
+  private check: NodeJS.Timeout | undefined;
+  /** The check in flight: its token, and what to do when it comes back. */
+  private probe: { token: string; answered(): void } | undefined;
+  /** A channel of this connection alone, for its checks. */
+  private readonly probeChannel = `stream_listen_check_${randomUUID().replaceAll('-', '')}`;
 
   constructor(
     private readonly connectionString: string,
@@ -205,7 +227,13 @@ class ListenConnection {
     private readonly channel: string,
     private readonly onNotify: (payload: string) => void,
     private readonly warn: (message: string, error: unknown) => void,
+    private readonly checks: { everyMs: number; timeoutMs: number; connectTimeoutMs: number },
   ) {}
+
+  /** Whether notifications arrive now: connected, and not failing a check. */
+  get healthy(): boolean {
+    return this.client !== undefined;
+  }
 
   /** The first connection must succeed (a start without a database fails); later ones are retried. */
   async start(): Promise<void> {
@@ -213,29 +241,71 @@ class ListenConnection {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, options: this.settings, types: typeParsers });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      options: this.settings,
+      types: typeParsers,
+      connectionTimeoutMillis: this.checks.connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('the LISTEN connection ended')));
     client.on('notification', (message) => {
       if (message.channel === this.channel) this.onNotify(message.payload ?? '');
+      else if (message.channel === this.probeChannel && this.probe && message.payload === this.probe.token) this.probe.answered();
     });
     this.client = client;
     try {
       await client.connect();
       await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+      await client.query(`LISTEN ${pg.escapeIdentifier(this.probeChannel)}`);
     } catch (error) {
       this.client = undefined;
+      socketOf(client)?.destroy();
       client.end().catch(() => {});
       throw error;
     }
     this.retryMs = LISTEN_RETRY_MS.first;
+    this.scheduleCheck(client);
   }
 
-  private lost(client: pg.Client, error: unknown) {
+  private scheduleCheck(client: pg.Client) {
+    clearTimeout(this.check);
+    this.check = setTimeout(() => this.runCheck(client), this.checks.everyMs);
+    this.check.unref();
+  }
+
+  /** Sends a NOTIFY to itself; the connection is replaced unless it comes back in time. */
+  private runCheck(client: pg.Client) {
+    if (this.stopped || this.client !== client) return;
+    const token = randomUUID();
+    const timeout = setTimeout(() => {
+      this.probe = undefined;
+      this.lost(client, new Error(`a NOTIFY to itself did not come back within ${this.checks.timeoutMs} ms`), 'did not pass its check');
+    }, this.checks.timeoutMs);
+    timeout.unref();
+    this.probe = {
+      token,
+      answered: () => {
+        clearTimeout(timeout);
+        this.probe = undefined;
+        this.scheduleCheck(client);
+      },
+    };
+    // A failure shows as an error or end event, or as the timeout above.
+    client.query('SELECT pg_notify($1, $2)', [this.probeChannel, token]).catch(() => {});
+  }
+
+  private lost(client: pg.Client, error: unknown, why = 'was lost') {
     if (this.stopped || this.client !== client) return;
     this.client = undefined;
+    this.probe = undefined;
+    clearTimeout(this.check);
+    // end() would wait for a peer that may never answer: the socket goes at once.
+    socketOf(client)?.destroy();
     client.end().catch(() => {});
-    this.warn(`lost the LISTEN connection on ${this.channel}; re-establishing it`, error);
+    this.warn(`the LISTEN connection on ${this.channel} ${why}; replacing it (until then, work is found by polling)`, error);
     this.scheduleReconnect();
   }
 
@@ -259,14 +329,16 @@ class ListenConnection {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    clearTimeout(this.check);
     const client = this.client;
     this.client = undefined;
     if (!client) return;
     try {
-      await client.query(`UNLISTEN ${pg.escapeIdentifier(this.channel)}`);
+      await within(client.query(`UNLISTEN *`), 1_000);
     } catch {
       // the connection is gone already
     }
+    socketOf(client)?.destroy();
     await client.end().catch(() => {});
   }
 }
@@ -326,6 +398,7 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
         return pglite.listen(channel, onNotify);
       },
       poolState: () => ({ total: 1, idle: 1, waiting: 0 }),
+      listening: () => true,
       async close({ graceMs = CLOSE_GRACE_MS } = {}) {
         try {
           // A transaction still open (a stuck task handler) holds the engine's only connection: closing would wait

@@ -41,6 +41,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     credentials: credentialsOf(API_KEY, API_SECRET),
     logger: false,
     poolState: database.poolState,
+    listening: database.listening,
     // As server.ts does: on PostgreSQL the rate limits are counted in the database.
     sharedRateLimits: Boolean(database.url),
     ...overrides,
