@@ -3,7 +3,7 @@
 // Every transaction that locks users takes its locks in this order, and never goes back to an earlier level:
 //
 //   1. per-id advisory locks of a user that may not exist yet (a WebSocket connect's user sync: `lockUserId`);
-//   2. user rows, in id order, with one `lockUserRows` statement (FOR NO KEY UPDATE: it does not block the key-share
+//   2. user rows, in id order (byte order: inLockOrder), with one `lockUserRows` statement (FOR NO KEY UPDATE: it does not block the key-share
 //      locks that inserts of blocks and presence rows take on their users). Inserting a user that does not exist yet
 //      happens later, in the write itself: an id being inserted is only ever waited on by another insert of it;
 //   3. username locks (advisory, per normalized name, in hash order: `lockUsernames`). They come after the rows because
@@ -76,6 +76,15 @@ export function inTransaction<T>(db: Db, body: (trx: Tx) => Promise<T>, policy?:
   return withConflictRetries(() => db.transaction().execute(body), policy);
 }
 
+/**
+ * User ids in lock order, without repeats: byte order, which is `COLLATE "C"` in SQL whatever the database's
+ * collation, and JavaScript's code-unit order for the ASCII ids users have. Statements that lock rows one after
+ * another (an upsert's rows, a partial update's UPDATEs) go in this order too.
+ */
+export function inLockOrder(ids: readonly string[]): string[] {
+  return [...new Set(ids)].sort();
+}
+
 /** What lockUserRows returns of each user it locked. */
 export interface LockedUser {
   id: string;
@@ -88,11 +97,11 @@ export interface LockedUser {
 /** Level 2: locks the users that exist among `ids`, in id order, in one statement. */
 export async function lockUserRows(trx: Tx, ids: readonly string[]): Promise<LockedUser[]> {
   if (ids.length === 0) return [];
-  const sorted = [...new Set(ids)].sort();
+  const sorted = inLockOrder(ids);
   const result = await sql<LockedUser>`
     SELECT id, deactivated_at, deleted_at, deletion, deletion_applied FROM users
     WHERE id IN (${sql.join(sorted.map((id) => sql`${id}`))})
-    ORDER BY id
+    ORDER BY id COLLATE "C"
     FOR NO KEY UPDATE`.execute(trx);
   return result.rows;
 }

@@ -7,7 +7,7 @@ import type { UniqueUsernames } from '../app-settings/service.js';
 import type { Caller } from '../auth/core.js';
 import { signUserToken } from '../auth/jwt.js';
 import type { ServiceContext } from '../context.js';
-import { inTransaction, withConflictRetries } from '../db/locks.js';
+import { inLockOrder, inTransaction, withConflictRetries } from '../db/locks.js';
 import type { RawBuilder } from 'kysely';
 import type { Db, Micros, Tx } from '../db/schema.js';
 import { ErrorCode, StreamError, inputError, notAllowed, notFound } from '../http/errors.js';
@@ -198,11 +198,12 @@ async function writeChanges(
   const written = inTransaction(ctx.db, async (trx) => {
     // The lock order (src/db/locks.ts): the users' rows, in id order, whatever order the request lists them in;
     // then their names. The changes are applied in the request's order after that, on rows already locked.
-    // (A lone change of one user, with nothing else to lock, locks its row with its UPDATE: one round trip less.)
+    // (With nothing to read or lock but the rows, the UPDATEs themselves lock them, sent in id order: one round trip
+    // less on the busiest path.)
     const ids = compiled.map((change) => change.id);
     const wanted = await ctx.events.wanted(trx, 'user.updated');
     const needsRows = wanted || (mode !== 'no' && checked.size > 0);
-    if (needsRows || new Set(ids).size > 1) await lockUsers(trx, ids);
+    if (needsRows) await lockUsers(trx, ids);
     const stored = needsRows ? new Map((await findUsersByIds(trx, ids)).map((row) => [row.id, row])) : undefined;
     if (mode !== 'no' && checked.size > 0) {
       // The name each checked user will have: the one sent, else (a change of teams) the one it has.
@@ -210,11 +211,15 @@ async function writeChanges(
     }
     // With webhooks taking user.updated, each user's state before the request tells which changes changed something.
     const current = wanted ? stored : undefined;
-    const rows: UserRow[] = [];
+    // Applied in id order (a stable sort: the changes of one user keep the request's order; changes of different
+    // users do not depend on each other), answered in the request's order.
+    const rank = new Map(inLockOrder(ids).map((id, index) => [id, index]));
+    const order = compiled.map((_, index) => index).sort((a, b) => rank.get(compiled[a]!.id)! - rank.get(compiled[b]!.id)!);
+    const rows: UserRow[] = new Array(compiled.length);
     const changed: UserRow[] = [];
-    for (const change of compiled) {
-      const row = await applyChange(trx, change);
-      rows.push(row);
+    for (const index of order) {
+      const row = await applyChange(trx, compiled[index]!);
+      rows[index] = row;
       if (current && stateChanged(current.get(row.id), row)) changed.push(row);
       current?.set(row.id, row);
     }

@@ -113,7 +113,7 @@ export async function upsertUserRows(db: Db, inputs: readonly UpsertInput[], inp
       FROM jsonb_to_recordset(${inputsJson}::jsonb) AS i(
         id text, name text, image text, role text, teams text[], teams_role jsonb, language text,
         invisible boolean, privacy_settings jsonb, custom jsonb)
-      ORDER BY i.id
+      ORDER BY i.id COLLATE "C" -- the lock order (src/db/locks.ts)
       ON CONFLICT (id) DO UPDATE SET ${sql.join(updates)}
       RETURNING ${UPSERT_RETURNING}`.execute(db);
     returned = result.rows;
