@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { usingPostgres } from '../helpers/database.js';
 import { ROOT } from '../helpers/process.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'npm-start-test-'));
@@ -38,7 +39,8 @@ async function until(condition: () => boolean, timeoutMs: number, what: string) 
   }
 }
 
-describe('signals to `npm start`', () => {
+// Backend-independent (it always runs `npm start` on the embedded default): run in the embedded pass of the suite only.
+describe.skipIf(usingPostgres)('signals to `npm start`', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} to npm's pid drains and stops the server`, async () => {
       const npm = spawn('npm', ['start'], {
