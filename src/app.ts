@@ -40,6 +40,9 @@ import { webhooksSchemas } from './webhooks/schemas.js';
 import { tasksSchemas } from './tasks/schemas.js';
 import { usersSchemas } from './users/schemas.js';
 
+/** A log line about rate-limit counting falling back to local counts, at most this often. */
+const FALLBACK_LOG_EVERY_MS = 10_000;
+
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 export const MAX_HEADER_BYTES = 128 * 1024;
 /**
@@ -75,6 +78,8 @@ export interface AppDeps {
   poolState?: () => { total: number; idle: number; waiting: number };
   /** Serve DELETE /operator/data, which empties the data (memory mode, or ALLOW_CLEAR=on). */
   allowClear?: boolean;
+  /** Whether the LISTEN connections deliver notifications now (reported by /readyz). */
+  listening?: () => boolean;
   /** Serve the API reference at /docs (default true). */
   docs?: boolean;
   /** The operator dashboard at /dashboard (README "Dashboard"); absent: not served. */
@@ -147,7 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addSchema(schema);
   }
 
-  registerHealth(app, deps.db);
+  registerHealth(app, deps.db, deps.listening);
   registerOperations(app, { ctx, publicUrl: deps.publicUrl });
   await app.register(exportDownloadRoutes, { ctx });
   await app.register(importRoutes, { ctx });
@@ -161,6 +166,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ? new Metrics({ db: deps.db, poolState: deps.poolState, connections: () => hub.size }) : undefined;
   app.decorate('metrics', metrics);
   if (metrics) registerMetrics(app, metrics, deps.metrics!);
+  // A reservation of rate-limit budget that does not answer in time lets the call go on, counted locally: say so
+  // (a metric per call, a log line at most every 10 s).
+  let lastFallbackLog = 0;
+  ctx.rateLimits.onLocalFallback(({ bucket, reason, error }) => {
+    metrics?.rateLimitFallbacks.inc({ reason });
+    if (Date.now() - lastFallbackLog < FALLBACK_LOG_EVERY_MS) return;
+    lastFallbackLog = Date.now();
+    app.log.warn(
+      { err: error, operation: bucket.slice(bucket.lastIndexOf(':') + 1), reason },
+      'the shared rate-limit counter did not answer in time; calls are counted locally and added to it later',
+    );
+  });
   if (deps.dashboard) await registerDashboard(app, { ctx, publicUrl: deps.publicUrl, ...deps.dashboard });
   return app;
 }

@@ -70,6 +70,8 @@ export interface Config {
   /** PostgreSQL statement_timeout of request connections, and of task transactions (not enforceable on PGlite). */
   statementTimeoutMs: number;
   taskStatementTimeoutMs: number;
+  /** How long a start waits for another instance's migrations (the migration lock) before exiting non-zero. */
+  migrationLockWaitMs: number;
   /** Honour X-Forwarded-For for the client address (behind a proxy you trust). */
   trustProxy: boolean;
   webhooks: WebhookConfig;
@@ -204,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     statementTimeoutMs: int(env.STATEMENT_TIMEOUT_MS, 5_000, 'STATEMENT_TIMEOUT_MS'),
     taskStatementTimeoutMs: int(env.TASK_STATEMENT_TIMEOUT_MS, 60_000, 'TASK_STATEMENT_TIMEOUT_MS'),
+    migrationLockWaitMs: int(env.MIGRATION_LOCK_WAIT_MS, 5 * 60_000, 'MIGRATION_LOCK_WAIT_MS'),
     trustProxy: /^(1|true|yes|on)$/i.test(env.TRUST_PROXY ?? ''),
     webhooks: {
       retryFirstMs: int(env.WEBHOOK_RETRY_FIRST_MS, 5_000, 'WEBHOOK_RETRY_FIRST_MS'),

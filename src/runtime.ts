@@ -28,8 +28,8 @@ const HOUSEKEEPING_INTERVAL_MS = 60_000;
 /** Kept from the shutdown's grace for releasing held tasks and closing the database. */
 const CLOSE_MARGIN_MS = 3_000;
 
-/** A configuration the process cannot start with; server.ts prints it and exits 1. */
-export class ConfigurationError extends Error {}
+/** A start that cannot go on (a configuration, a lock waited for too long); server.ts prints it and exits 1. */
+export class StartupError extends Error {}
 
 export interface RuntimeOptions {
   logger: Logger | false;
@@ -69,7 +69,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   const { logger } = options;
   const log = logger || undefined;
   if (!options.database && config.databaseUrl && !(config.apiKey && config.apiSecret)) {
-    throw new ConfigurationError('STREAM_API_KEY and STREAM_API_SECRET are required when DATABASE_URL is set');
+    throw new StartupError('STREAM_API_KEY and STREAM_API_SECRET are required when DATABASE_URL is set');
   }
   const ownsDatabase = !options.database;
   const database =
@@ -91,7 +91,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     }));
   try {
     if (ownsDatabase) {
-      const applied = await migrate(database.db);
+      const applied = await migrate(database.db, {
+        lockWaitMs: config.migrationLockWaitMs,
+        onWaiting: (waitedMs) =>
+          log?.info(`waiting for another instance's migrations (the migration lock), ${Math.round(waitedMs / 1000)} s so far; giving up after MIGRATION_LOCK_WAIT_MS (${config.migrationLockWaitMs} ms)`),
+      }).catch((error: unknown) => {
+        throw new StartupError(`migrations failed: ${(error as Error).message}`);
+      });
       if (applied.length > 0) log?.info({ applied }, 'migrations applied');
     }
     const resolved = options.credentials
@@ -136,6 +142,7 @@ async function assemble(
     // With a token /metrics asks for it; without one it is served only on a loopback address.
     metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
     poolState: database.poolState,
+    listening: database.listening,
     allowClear: config.allowClear,
     dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
     ...options.app,
@@ -148,7 +155,7 @@ async function assemble(
       log?.info({ users, file: config.importFile }, 'loaded the user file');
     } catch (error) {
       await app.close();
-      if (error instanceof SnapshotLoadError || (error as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigurationError(`IMPORT_FILE: ${(error as Error).message}`);
+      if (error instanceof SnapshotLoadError || (error as NodeJS.ErrnoException).code === 'ENOENT') throw new StartupError(`IMPORT_FILE: ${(error as Error).message}`);
       throw error;
     }
   }
@@ -160,7 +167,7 @@ async function assemble(
     connectListener = wsPort === undefined ? undefined : await listenConnect(app, { port: wsPort, host: config.host });
   } catch (error) {
     await app.close();
-    throw new ConfigurationError(`cannot listen on WS_PORT ${wsPort}: ${(error as Error).message} (set WS_PORT to a free port, or to 0 to disable it)`);
+    throw new StartupError(`cannot listen on WS_PORT ${wsPort}: ${(error as Error).message} (set WS_PORT to a free port, or to 0 to disable it)`);
   }
 
   const worker =

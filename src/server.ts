@@ -6,7 +6,7 @@ import { isInMemory, loadConfig } from './config.js';
 import { writeCredentialsFile } from './auth/credentials-file.js';
 import { DataDirLockedError } from './db/lock.js';
 import { logSerializers } from './http/logging.js';
-import { ConfigurationError, createRuntime } from './runtime.js';
+import { StartupError, createRuntime } from './runtime.js';
 import { startBanner } from './server-banner.js';
 import { parseServerFlags, USAGE, UsageError } from './server-flags.js';
 
@@ -16,7 +16,7 @@ async function main() {
   // With --json, stdout carries the one line a script reads; the logs go to stderr.
   const logger = pino({ level: config.logLevel, serializers: logSerializers }, pino.destination(flags.json ? 2 : 1));
   const runtime = await createRuntime(config, { logger }).catch((error: unknown) => {
-    if (!(error instanceof DataDirLockedError || error instanceof ConfigurationError)) throw error;
+    if (!(error instanceof DataDirLockedError || error instanceof StartupError)) throw error;
     logger.fatal(error.message);
     process.exit(1);
   });

@@ -7,6 +7,8 @@
 //   each connection has a statement_timeout, so that no statement holds a connection for long.
 //   PGlite runs inside this process and cannot interrupt a statement. If it reports a PANIC or aborts, its state is
 //   gone: `onFatal` is called (the server exits at once, for its supervisor to restart it).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect, PostgresDialect, sql, type Kysely } from 'kysely';
 import pg from 'pg';
@@ -35,6 +37,11 @@ export interface DatabaseHandle {
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Connections of the pool in use and waiting (PostgreSQL; PGlite has one connection). */
   poolState(): { total: number; idle: number; waiting: number };
+  /**
+   * Whether every LISTEN connection delivers notifications now (PostgreSQL; in-process on PGlite, always). False while
+   * one is being replaced: work is then found by polling, and settings changed elsewhere arrive when the cache expires.
+   */
+  listening(): boolean;
   /**
    * Closes the database. Work still running (a task handler that outlived the shutdown's grace) is waited for up to
    * `graceMs`, then cut off: on PostgreSQL its connections are dropped, on PGlite the engine is left to the process's
@@ -76,6 +83,57 @@ export interface DatabaseOptions extends DatabaseEvents {
   statementTimeoutMs?: number;
   /** How long a request waits for a pooled connection (or a new one) before failing. Default 2 s. */
   connectTimeoutMs?: number;
+  /**
+   * How much longer than the statement_timeout in force a query may go without an answer before its connection is
+   * dropped (PostgreSQL). Default 1 s. A statement_timeout of 0 (migrations) has no client-side limit either.
+   */
+  queryTimeoutMarginMs?: number;
+  /** LISTEN connections check themselves this often (a NOTIFY to themselves); default 30 s. */
+  listenCheckMs?: number;
+  /** …and are replaced when the check does not come back within this; default 5 s. */
+  listenCheckTimeoutMs?: number;
+}
+
+/** The statement_timeout in force where a query is sent from (ms; 0: none), when it is not the pool's own. */
+const statementTimeoutInForce = new AsyncLocalStorage<number>();
+
+/**
+ * Runs `work` with another statement_timeout in force for the client-side query timeout of the queries it sends:
+ * `work` sets the same on the server side itself (a task's transaction: `set_config('statement_timeout', …, true)`;
+ * migrations: 0, no limit on either side).
+ */
+export function withStatementTimeout<T>(ms: number, work: () => Promise<T>): Promise<T> {
+  return statementTimeoutInForce.run(ms, work);
+}
+
+/** A pg client's socket, to drop a connection that does not answer. */
+function socketOf(client: pg.ClientBase): { destroy(error?: Error): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream;
+}
+
+/**
+ * The client-side query timeout: a query that gets no answer within the statement_timeout in force plus a margin
+ * is on a connection that is gone without saying so (a failover, a network partition, a NAT that dropped it). TCP
+ * would take minutes to notice; the socket is destroyed instead, which fails the query (a 503 for a request) and
+ * makes the pool replace the connection.
+ */
+function guardQueries(client: pg.PoolClient, defaultStatementMs: number, marginMs: number, warn: (message: string, error: unknown) => void) {
+  const query = client.query as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = function guardedQuery(this: unknown, ...args: unknown[]) {
+    const result = query.apply(this, args);
+    const statementMs = statementTimeoutInForce.getStore() ?? defaultStatementMs;
+    if (statementMs > 0 && result instanceof Promise) {
+      const timer = setTimeout(() => {
+        const error = new Error(`no answer from the database within ${statementMs + marginMs} ms; dropping the connection`);
+        warn('a query got no answer in time; its connection is dropped and replaced', error);
+        socketOf(client)?.destroy(error);
+      }, statementMs + marginMs);
+      timer.unref();
+      const clear = () => clearTimeout(timer);
+      result.then(clear, clear);
+    }
+    return result;
+  };
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
@@ -89,29 +147,42 @@ const typeParsers = {
 
 async function openPostgres(connectionString: string, options: DatabaseOptions): Promise<DatabaseHandle> {
   const warn = options.warn ?? (() => {});
-  const settings = `-c TimeZone=UTC -c statement_timeout=${options.statementTimeoutMs ?? 5_000}`;
+  const statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
+  const settings = `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`;
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize ?? 20,
     options: settings,
+    // Connecting gives up after this (the socket and the start-up exchange together).
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+    // TCP keepalive on every connection, so that an idle one whose peer vanished is found and closed by the OS.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     types: typeParsers,
   });
+  const marginMs = options.queryTimeoutMarginMs ?? 1_000;
   // Idle clients that error are replaced by the pool; a client in use that errors fails its query. Either way the
   // error event must have a listener, or Node ends the process.
   pool.on('error', (error) => warn('an idle database connection failed', error));
-  pool.on('connect', (client) => client.on('error', (error) => warn('a database connection failed', error)));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => warn('a database connection failed', error));
+    guardQueries(client, statementTimeoutMs, marginMs, warn);
+  });
   // Connections checked out, so that closing can cut off work that does not end by itself.
   const inUse = new Set<pg.PoolClient>();
   pool.on('acquire', (client) => inUse.add(client));
   pool.on('release', (_error, client) => inUse.delete(client));
   const db = new NotifyingKysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const subscriptions = new Set<{ stop(): Promise<void> }>();
+  const subscriptions = new Set<ListenConnection>();
   return {
     db,
     backend: 'postgres',
     async listen(channel, onNotify) {
-      const subscription = new ListenConnection(connectionString, settings, channel, onNotify, warn);
+      const subscription = new ListenConnection(connectionString, settings, channel, onNotify, warn, {
+        everyMs: options.listenCheckMs ?? LISTEN_CHECK.everyMs,
+        timeoutMs: options.listenCheckTimeoutMs ?? LISTEN_CHECK.timeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs ?? 2_000,
+      });
       await subscription.start();
       subscriptions.add(subscription);
       return async () => {
@@ -120,6 +191,7 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
       };
     },
     poolState: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    listening: () => [...subscriptions].every((subscription) => subscription.healthy),
     async close({ graceMs = CLOSE_GRACE_MS } = {}) {
       await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
       subscriptions.clear();
@@ -133,13 +205,24 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
 }
 
 const LISTEN_RETRY_MS = { first: 100, max: 5_000 };
+const LISTEN_CHECK = { everyMs: 30_000, timeoutMs: 5_000 };
 
-/** A LISTEN on a connection of its own, re-established with backoff whenever the connection is lost. */
+/**
+ * A LISTEN on a connection of its own, re-established with backoff whenever the connection is lost, and checked: a
+ * connection that a NAT or load balancer dropped silently raises no error and no end, it just never delivers again.
+ * So every `checkMs` it sends a NOTIFY to itself, on a channel only it listens to; when that does not come back within
+ * `checkTimeoutMs`, the connection is dropped and replaced, with a warning.
+ */
 class ListenConnection {
   private client: pg.Client | undefined;
   private stopped = false;
   private retryMs = LISTEN_RETRY_MS.first;
   private retry: NodeJS.Timeout | undefined;
+  private check: NodeJS.Timeout | undefined;
+  /** The check in flight: its token, and what to do when it comes back. */
+  private probe: { token: string; answered(): void } | undefined;
+  /** A channel of this connection alone, for its checks. */
+  private readonly probeChannel = `stream_listen_check_${randomUUID().replaceAll('-', '')}`;
 
   constructor(
     private readonly connectionString: string,
@@ -147,7 +230,13 @@ class ListenConnection {
     private readonly channel: string,
     private readonly onNotify: (payload: string) => void,
     private readonly warn: (message: string, error: unknown) => void,
+    private readonly checks: { everyMs: number; timeoutMs: number; connectTimeoutMs: number },
   ) {}
+
+  /** Whether notifications arrive now: connected, and not failing a check. */
+  get healthy(): boolean {
+    return this.client !== undefined;
+  }
 
   /** The first connection must succeed (a start without a database fails); later ones are retried. */
   async start(): Promise<void> {
@@ -155,29 +244,71 @@ class ListenConnection {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, options: this.settings, types: typeParsers });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      options: this.settings,
+      types: typeParsers,
+      connectionTimeoutMillis: this.checks.connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('the LISTEN connection ended')));
     client.on('notification', (message) => {
       if (message.channel === this.channel) this.onNotify(message.payload ?? '');
+      else if (message.channel === this.probeChannel && this.probe && message.payload === this.probe.token) this.probe.answered();
     });
     this.client = client;
     try {
       await client.connect();
       await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+      await client.query(`LISTEN ${pg.escapeIdentifier(this.probeChannel)}`);
     } catch (error) {
       this.client = undefined;
+      socketOf(client)?.destroy();
       client.end().catch(() => {});
       throw error;
     }
     this.retryMs = LISTEN_RETRY_MS.first;
+    this.scheduleCheck(client);
   }
 
-  private lost(client: pg.Client, error: unknown) {
+  private scheduleCheck(client: pg.Client) {
+    clearTimeout(this.check);
+    this.check = setTimeout(() => this.runCheck(client), this.checks.everyMs);
+    this.check.unref();
+  }
+
+  /** Sends a NOTIFY to itself; the connection is replaced unless it comes back in time. */
+  private runCheck(client: pg.Client) {
+    if (this.stopped || this.client !== client) return;
+    const token = randomUUID();
+    const timeout = setTimeout(() => {
+      this.probe = undefined;
+      this.lost(client, new Error(`a NOTIFY to itself did not come back within ${this.checks.timeoutMs} ms`), 'did not pass its check');
+    }, this.checks.timeoutMs);
+    timeout.unref();
+    this.probe = {
+      token,
+      answered: () => {
+        clearTimeout(timeout);
+        this.probe = undefined;
+        this.scheduleCheck(client);
+      },
+    };
+    // A failure shows as an error or end event, or as the timeout above.
+    client.query('SELECT pg_notify($1, $2)', [this.probeChannel, token]).catch(() => {});
+  }
+
+  private lost(client: pg.Client, error: unknown, why = 'was lost') {
     if (this.stopped || this.client !== client) return;
     this.client = undefined;
+    this.probe = undefined;
+    clearTimeout(this.check);
+    // end() would wait for a peer that may never answer: the socket goes at once.
+    socketOf(client)?.destroy();
     client.end().catch(() => {});
-    this.warn(`lost the LISTEN connection on ${this.channel}; re-establishing it`, error);
+    this.warn(`the LISTEN connection on ${this.channel} ${why}; replacing it (until then, work is found by polling)`, error);
     this.scheduleReconnect();
   }
 
@@ -201,14 +332,16 @@ class ListenConnection {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    clearTimeout(this.check);
     const client = this.client;
     this.client = undefined;
     if (!client) return;
     try {
-      await client.query(`UNLISTEN ${pg.escapeIdentifier(this.channel)}`);
+      await within(client.query(`UNLISTEN *`), 1_000);
     } catch {
       // the connection is gone already
     }
+    socketOf(client)?.destroy();
     await client.end().catch(() => {});
   }
 }
@@ -268,6 +401,7 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
         return pglite.listen(channel, onNotify);
       },
       poolState: () => ({ total: 1, idle: 1, waiting: 0 }),
+      listening: () => true,
       dumpDataDir: (compression = 'none') => pglite.dumpDataDir(compression),
       async close({ graceMs = CLOSE_GRACE_MS } = {}) {
         try {

@@ -2,6 +2,7 @@
 // {user, messages, reactions} per line), the signed, expiring download links, and the purge of expired files.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ServiceContext } from '../context.js';
+import { inTransaction } from '../db/locks.js';
 import type { Db, Tx } from '../db/schema.js';
 import { lockExistingUsers, checkUserIds } from '../lifecycle/service.js';
 import { toJsonText } from '../lib/json.js';
@@ -26,7 +27,7 @@ function exportOf(row: UserRow): UserExport {
 
 /** The rows of an export; the v2 user shape is what the file holds (see exportOf). */
 export async function exportUser(ctx: ServiceContext, id: string): Promise<UserRow> {
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     await lockExistingUsers(trx, [id]);
     return (await findUsersByIds(trx, [id]))[0]!;
   });
@@ -35,7 +36,7 @@ export async function exportUser(ctx: ServiceContext, id: string): Promise<UserR
 /** ExportUsers: 1 to 25 existing users, as a task. */
 export async function exportUsers(ctx: ServiceContext, ids: string[]): Promise<string> {
   checkUserIds(ids, 25);
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     await lockExistingUsers(trx, ids);
     return enqueueTask(trx, 'ExportUsers', { user_ids: [...new Set(ids)] }, ctx.tasks);
   });

@@ -85,6 +85,7 @@ function errorEnvelope(request: FastifyRequest, error: StreamError): ErrorEnvelo
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: StreamError) {
+  if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
   return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorEnvelope(request, error));
 }
 

@@ -43,13 +43,16 @@ export class StreamError extends Error {
     readonly code: number,
     /** The detail; the operation prefix is added when the response is written. */
     readonly detail: string,
-    options: { statusCode?: number; exceptionFields?: Record<string, string> } = {},
+    options: { statusCode?: number; exceptionFields?: Record<string, string>; retryAfterSeconds?: number } = {},
   ) {
     super(detail);
     this.statusCode = options.statusCode ?? HTTP_STATUS[code] ?? 500;
     this.exceptionFields = options.exceptionFields;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
   readonly exceptionFields: Record<string, string> | undefined;
+  /** Sent as Retry-After: when the client may try again (a 503 of a conflict that retries did not resolve). */
+  readonly retryAfterSeconds: number | undefined;
 }
 
 export const inputError = (detail: string) => new StreamError(ErrorCode.Input, detail);
@@ -78,6 +81,13 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
  */
 export function databaseUnavailableError(error: unknown): StreamError | undefined {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  // A deadlock or serialization failure that the service's retries did not resolve (src/db/locks.ts).
+  if (code === '40P01' || code === '40001') {
+    return new StreamError(ErrorCode.Internal, 'the request conflicted with concurrent changes of the same users, try again', {
+      statusCode: 503,
+      retryAfterSeconds: 1,
+    });
+  }
   if (code === '57014') return new StreamError(ErrorCode.Internal, 'the database did not answer in time, try again', { statusCode: 503 });
   const lost =
     (typeof code === 'string' && (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_CODES.has(code))) ||

@@ -9,6 +9,21 @@ const okResponse = {
   properties: { status: { type: 'string', const: 'ok' }, duration: { type: 'string' } },
 } as const;
 
+const readyResponse = {
+  ...okResponse,
+  required: ['status', 'notifications', 'duration'],
+  properties: {
+    ...okResponse.properties,
+    notifications: {
+      type: 'string',
+      enum: ['listening', 'polling'],
+      description:
+        '"listening": NOTIFY wakes this instance at once (tasks, webhooks, settings changed elsewhere); "polling": a LISTEN ' +
+        'connection failed its check and is being replaced, and until then work is found by polling (TASK_POLL_MS)',
+    },
+  },
+} as const;
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Starts the shutdown's drain: /readyz answers 503 from now on, and answers ask clients not to keep the connection. */
@@ -16,7 +31,7 @@ declare module 'fastify' {
   }
 }
 
-export function registerHealth(app: FastifyInstance, db: Db) {
+export function registerHealth(app: FastifyInstance, db: Db, listening: () => boolean = () => true) {
   let draining = false;
   app.decorate('startDraining', () => {
     draining = true;
@@ -50,12 +65,12 @@ export function registerHealth(app: FastifyInstance, db: Db) {
         operationId: 'Readyz',
         summary: 'Readiness probe',
         description:
-          'Answers 200 when the database answers a query; 503 when it does not, and from the moment the server is told to shut down ' +
+          'Answers 200 when the database answers a query (saying whether notifications arrive or work is found by polling); 503 when it does not, and from the moment the server is told to shut down ' +
           '(status "draining"), so that a load balancer stops sending to it. Needs no credentials and is not rate limited.',
         tags: ['health'],
         security: [],
         response: {
-          200: { description: 'The server and its database are ready', ...okResponse },
+          200: { description: 'The server and its database are ready', ...readyResponse },
           503: {
             description: 'The database is unreachable, or the server is shutting down',
             type: 'object',
@@ -67,7 +82,8 @@ export function registerHealth(app: FastifyInstance, db: Db) {
     },
     async (_request, reply) => {
       if (draining) return reply.code(503).send({ status: 'draining' });
-      return (await pingDatabase(db)) ? { status: 'ok' } : reply.code(503).send({ status: 'unavailable' });
+      if (!(await pingDatabase(db))) return reply.code(503).send({ status: 'unavailable' });
+      return { status: 'ok', notifications: listening() ? 'listening' : 'polling' };
     },
   );
 }

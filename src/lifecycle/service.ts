@@ -3,6 +3,7 @@
 // (the run*Task functions below are what the worker's handlers call). Unknown ids fail the whole request before
 // anything changes.
 import type { ServiceContext } from '../context.js';
+import { inTransaction } from '../db/locks.js';
 import type { JsonObject, Tx } from '../db/schema.js';
 import { inputError, notFound } from '../http/errors.js';
 import { enqueueTask } from '../tasks/store.js';
@@ -123,7 +124,7 @@ async function lockTargetsAndActor(trx: Tx, ids: readonly string[], createdById:
 }
 
 export async function deactivateUser(ctx: ServiceContext, id: string, options: DeactivateOptions): Promise<UserRow> {
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     await lockTargetsAndActor(trx, [id], options.created_by_id);
     const [row] = await applyDeactivation(ctx, trx, [id], options);
     return row!;
@@ -131,7 +132,7 @@ export async function deactivateUser(ctx: ServiceContext, id: string, options: D
 }
 
 export async function reactivateUser(ctx: ServiceContext, id: string, options: ReactivateOptions): Promise<UserRow> {
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     const user = (await lockTargetsAndActor(trx, [id], options.created_by_id)).get(id);
     if (user!.deactivated_at === null) throw inputError(`user "${id}" is not deactivated, it can't be reactivated`);
     const [row] = await applyReactivation(ctx, trx, [id], options);
@@ -141,7 +142,7 @@ export async function reactivateUser(ctx: ServiceContext, id: string, options: R
 
 export async function deactivateUsers(ctx: ServiceContext, ids: string[], options: DeactivateOptions): Promise<string> {
   checkUserIds(ids, 100);
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     await lockTargetsAndActor(trx, ids, options.created_by_id);
     return enqueueTask(trx, 'DeactivateUsers', { user_ids: [...new Set(ids)], options: options as JsonObject }, ctx.tasks);
   });
@@ -149,7 +150,7 @@ export async function deactivateUsers(ctx: ServiceContext, ids: string[], option
 
 export async function reactivateUsers(ctx: ServiceContext, ids: string[], options: ReactivateOptions): Promise<string> {
   checkUserIds(ids, 100);
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     await lockTargetsAndActor(trx, ids, options.created_by_id);
     return enqueueTask(trx, 'ReactivateUsers', { user_ids: [...new Set(ids)], options: options as JsonObject }, ctx.tasks);
   });
@@ -181,12 +182,12 @@ async function markDeleted(ctx: ServiceContext, trx: Tx, ids: string[], options:
 }
 
 export async function deleteUsers(ctx: ServiceContext, ids: string[], options: DeleteOptions): Promise<string> {
-  return ctx.db.transaction().execute((trx) => markDeleted(ctx, trx, ids, options));
+  return inTransaction(ctx.db, (trx) => markDeleted(ctx, trx, ids, options));
 }
 
 /** The legacy single-user delete: DeleteUsers for one user, answering with the user as it now stands. */
 export async function deleteUser(ctx: ServiceContext, id: string, options: DeleteOptions): Promise<{ row: UserRow; taskId: string }> {
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     const taskId = await markDeleted(ctx, trx, [id], options);
     const [row] = await findUsersByIds(trx, [id]);
     return { row: row!, taskId };
@@ -202,7 +203,7 @@ export async function restoreUsers(ctx: ServiceContext, ids: string[]): Promise<
   checkUserIds(ids, 100);
   const unique = [...new Set(ids)];
   const { enforce_unique_usernames: mode } = await ctx.settings.get();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     const byId = new Map((await lockUsers(trx, unique)).map((row) => [row.id, row]));
     const missing = unique.filter((id) => !byId.has(id));
     const hashes = await ctx.tombstones.hashes(trx, missing);
@@ -234,6 +235,7 @@ interface TaskUsers<Options> {
 
 /** DeactivateUsers: a user already deactivated keeps its first date, so a second run changes nothing. */
 export async function runDeactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeactivateOptions>): Promise<{ users: UserV2[] }> {
+  await lockUsers(trx, payload.user_ids); // the lock order: rows first, in id order (src/db/locks.ts)
   const rows = await applyDeactivation(ctx, trx, payload.user_ids, payload.options);
   return { users: rows.map(userV2) };
 }
@@ -298,6 +300,8 @@ export async function runDeactivateUsersTasks(
 
 /** ReactivateUsers: a user already active is left as it is; a username conflict fails the whole task. */
 export async function runReactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<ReactivateOptions>): Promise<{ users: UserV2[] }> {
+  // The lock order (src/db/locks.ts): the rows, in id order, before the usernames applyReactivation locks.
+  await lockUsers(trx, payload.user_ids);
   const rows = await applyReactivation(ctx, trx, payload.user_ids, payload.options);
   return { users: rows.map(userV2) };
 }

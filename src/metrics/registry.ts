@@ -26,6 +26,7 @@ export class Metrics {
   readonly httpRequests: client.Counter<'operation' | 'method' | 'status'>;
   readonly httpDuration: client.Histogram<'operation' | 'method'>;
   readonly rateLimitRejections: client.Counter<'operation' | 'caller'>;
+  readonly rateLimitFallbacks: client.Counter<'reason'>;
   readonly taskAttempts: client.Counter<'type' | 'outcome'>;
   readonly webhookAttempts: client.Counter<'outcome'>;
 
@@ -68,6 +69,12 @@ export class Metrics {
       name: 'stream_rate_limit_rejections_total',
       help: 'Requests refused with 429 by the rate limits, by operation and kind of caller (server, user, anonymous, refused)',
       labelNames: ['operation', 'caller'],
+      registers,
+    });
+    this.rateLimitFallbacks = new client.Counter({
+      name: 'stream_rate_limit_local_fallbacks_total',
+      help: 'Calls counted locally because the shared rate-limit counter did not answer in time (timeout) or failed (error); added to the shared count later',
+      labelNames: ['reason'],
       registers,
     });
     this.taskAttempts = new client.Counter({

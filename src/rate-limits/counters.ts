@@ -1,8 +1,12 @@
 // Counters of one-minute windows, one per bucket. This process's own memory: exact for one process (the embedded
 // database allows no other) and for what must never reach the database (per-address buckets).
 export interface Counters {
-  /** Adds one to each bucket in `window` and returns each count after it. */
-  increment(buckets: readonly string[], window: number): Promise<number[]>;
+  /**
+   * Counts one call against each bucket in `window` and returns each count after it: at most the bucket's limit
+   * (`limits`, in the order of `buckets`) for a call within it. Counters that reserve budget in blocks need the
+   * limits to size them (DatabaseCounters); without them, every call is counted exactly.
+   */
+  increment(buckets: readonly string[], window: number, limits?: readonly number[]): Promise<number[]>;
   /** Each bucket's count in `window`. */
   read(buckets: readonly string[], window: number): Promise<number[]>;
   /** Forgets what this process holds of the counts (clearing the data). */

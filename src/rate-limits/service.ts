@@ -5,12 +5,12 @@
 //                        user's own budget of the operation (Stream: 60 a minute per user, endpoint and platform);
 //   anonymous calls and refused requests → a budget of the client address, in this process's memory only.
 // The app-level and user budgets live in `Counters` (memory on the embedded database; the database when several
-// processes share one, see store.ts), so they hold across instances.
+// processes share one, reserved in blocks off the request path, see store.ts), so they hold across instances.
 import type { Caller } from '../auth/core.js';
 import type { RateLimitConfig } from '../config.js';
 import type { Db } from '../db/schema.js';
 import { MemoryCounters, type Counters } from './counters.js';
-import { DatabaseCounters, purgeOldCounters } from './store.js';
+import { DatabaseCounters, purgeOldCounters, type FallbackListener } from './store.js';
 
 /** Stream's published per-minute limits per platform (reference §5), for the operations this server serves. */
 export const STREAM_PER_MINUTE_LIMITS: Record<string, number> = {
@@ -145,12 +145,26 @@ export class RateLimits {
   async take(caller: Exclude<Caller, { kind: 'anonymous' }>, platform: Platform, operation: string): Promise<RateDecision> {
     const { window } = this.window();
     const app: Bucket = { key: `${platform}:${operation}`, limit: this.operationLimit(operation) };
-    if (caller.kind === 'server') return this.decide([app], await this.counters.increment([app.key], window));
+    if (caller.kind === 'server') return this.decide([app], await this.count([app], window));
     const user: Bucket = { key: `user:${caller.userId}:${operation}`, limit: this.userLimit() };
-    const [userCount] = await this.counters.increment([user.key], window);
+    const [userCount] = await this.count([user], window);
     if (userCount! > user.limit) return this.decide([user], [userCount!]);
-    const [appCount] = await this.counters.increment([app.key], window);
+    const [appCount] = await this.count([app], window);
     return this.decide([app, user], [appCount!, userCount!]);
+  }
+
+  /** Counts one call against each bucket, with their limits (the database counters reserve blocks sized by them). */
+  private count(buckets: readonly Bucket[], window: number): Promise<number[]> {
+    return this.counters.increment(
+      buckets.map((bucket) => bucket.key),
+      window,
+      buckets.map((bucket) => bucket.limit),
+    );
+  }
+
+  /** Told when calls are counted locally because the shared counter did not answer in time (PostgreSQL). */
+  onLocalFallback(listener: FallbackListener): void {
+    if (this.counters instanceof DatabaseCounters) this.counters.onFallback(listener);
   }
 
   /** Counts an anonymous call or a refused request against its client address. */

@@ -5,6 +5,8 @@ import { sql, type ExpressionBuilder, type RawBuilder } from 'kysely';
 import type { Database, Db, JsonObject, Micros, TaskStatus, Tx } from '../db/schema.js';
 import { toJsonText } from '../lib/json.js';
 import { notifyAfterCommit } from '../db/notify.js';
+import { withStatementTimeout } from '../db/database.js';
+import { withConflictRetries } from '../db/locks.js';
 
 /** NOTIFY channel that wakes workers when a task is enqueued. */
 export const TASKS_CHANNEL = 'stream_tasks';
@@ -66,12 +68,25 @@ function typeCondition(types: TypeFilter | undefined) {
 }
 
 /**
+ * Per-user order, for a candidate `tasks` row: an unfinished task accepted before it (lower seq) that shares a user
+ * with it. Such a task holds the candidate back, whatever their types, whether it is running, waiting for a retry or
+ * still pending, and whichever instance holds it (migration 012). Tasks on other users are not held back.
+ */
+const earlierOnSameUsers = sql`
+  SELECT 1 FROM tasks AS earlier
+  WHERE earlier.status IN ('pending', 'waiting', 'running')
+    AND (earlier.payload -> 'user_ids') ?| ARRAY(SELECT jsonb_array_elements_text(tasks.payload -> 'user_ids'))
+    AND earlier.seq < tasks.seq`;
+
+/**
  * Claims up to `limit` runnable tasks (of the types `types` lets through): queued ones whose time has come and running
  * ones whose lease expired. One statement, so the claim transaction is as short as it can be; SKIP LOCKED lets
  * several workers claim at once without waiting on each other or taking the same task. The first status condition
  * repeats the claim index's predicate: without it the planner cannot tell that the OR below implies it, and sorts
  * every unfinished task instead of reading the index in order. `= ANY(ARRAY(…))` rather than `IN (…)`: the ids are
  * then found through the primary key, where a join would often scan the whole table, finished tasks included.
+ * A task is not claimed while an earlier unfinished task shares a user with it (earlierOnSameUsers): tasks on one user
+ * take effect in the order they were accepted.
  */
 export async function claimTasks(db: Db, owner: string, limit: number, leaseMs: number, types?: TypeFilter): Promise<ClaimedTask[]> {
   // RETURNING gives the rows in no particular order: they are sorted again, so that a batch runs in queue order.
@@ -88,6 +103,7 @@ export async function claimTasks(db: Db, owner: string, limit: number, leaseMs: 
         WHERE status IN ('pending', 'waiting', 'running')
           AND ((status IN ('pending', 'waiting') AND run_at <= now()) OR (status = 'running' AND lease_expires_at < now()))
           AND ${typeCondition(types)}
+          AND NOT EXISTS (${earlierOnSameUsers})
         ORDER BY run_at, created_at
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
@@ -160,12 +176,21 @@ export function runAndComplete(
  */
 async function inFencedTransaction(db: Db, options: { statementTimeoutMs?: number }, body: (trx: Tx) => Promise<void>): Promise<boolean> {
   try {
-    await db.transaction().execute(async (trx) => {
-      if (options.statementTimeoutMs !== undefined) {
-        await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
-      }
-      await body(trx);
-    });
+    // A deadlock or serialization failure is retried at once (src/db/locks.ts); past the retries the attempt fails
+    // with the database's error, and the task is retried later like any failed attempt.
+    // The client-side query timeout follows the task's statement_timeout (src/db/database.ts).
+    const run = () =>
+      db.transaction().execute(async (trx) => {
+        if (options.statementTimeoutMs !== undefined) {
+          await sql`SELECT set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
+        }
+        await body(trx);
+      });
+    await withConflictRetries(
+      () => (options.statementTimeoutMs === undefined ? run() : withStatementTimeout(options.statementTimeoutMs, run)),
+      undefined,
+      (error) => error,
+    );
     return true;
   } catch (error) {
     if (error instanceof FencedOff) return false;

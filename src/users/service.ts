@@ -7,6 +7,7 @@ import type { UniqueUsernames } from '../app-settings/service.js';
 import type { Caller } from '../auth/core.js';
 import { signUserToken } from '../auth/jwt.js';
 import type { ServiceContext } from '../context.js';
+import { inLockOrder, inTransaction, withConflictRetries } from '../db/locks.js';
 import type { RawBuilder } from 'kysely';
 import type { Db, Micros, Tx } from '../db/schema.js';
 import { ErrorCode, StreamError, inputError, notAllowed, notFound } from '../http/errors.js';
@@ -93,9 +94,9 @@ export async function upsertUsers(ctx: ServiceContext, caller: Caller, users: Us
   // The upsert statement is atomic on its own: a server-side upsert without name checks or webhook events needs no
   // transaction (and saves the round trips of one on the busiest write path).
   if (caller.kind === 'server' && settings.enforce_unique_usernames === 'no' && !(await ctx.events.wanted(ctx.db, 'user.updated'))) {
-    return writeUpserts(ctx.db, users, ctx.limits);
+    return withConflictRetries(() => writeUpserts(ctx.db, users, ctx.limits));
   }
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     // Locked before they are read: what they were is what this write changes (for the checks and the events).
     const ids = users.map((user) => user.id);
     await lockUsers(trx, ids);
@@ -200,21 +201,31 @@ async function writeChanges(
   const settings = await ctx.settings.get();
   const mode = settings.enforce_unique_usernames;
   const checked = new Set(named.map((change) => change.id));
-  const written = ctx.db.transaction().execute(async (trx) => {
+  const written = inTransaction(ctx.db, async (trx) => {
+    // The lock order (src/db/locks.ts): the users' rows, in id order, whatever order the request lists them in;
+    // then their names. The changes are applied in the request's order after that, on rows already locked.
+    // (With nothing to read or lock but the rows, the UPDATEs themselves lock them, sent in id order: one round trip
+    // less on the busiest path.)
+    const ids = compiled.map((change) => change.id);
+    const wanted = await ctx.events.wanted(trx, 'user.updated');
+    const needsRows = wanted || (mode !== 'no' && checked.size > 0);
+    if (needsRows) await lockUsers(trx, ids);
+    const stored = needsRows ? new Map((await findUsersByIds(trx, ids)).map((row) => [row.id, row])) : undefined;
     if (mode !== 'no' && checked.size > 0) {
       // The name each checked user will have: the one sent, else (a change of teams) the one it has.
-      const stored = new Map((await findUsersByIds(trx, [...checked])).map((row) => [row.id, row.name]));
-      await lockUsernames(trx, named.map((change) => change.name ?? stored.get(change.id)));
+      await lockUsernames(trx, named.map((change) => change.name ?? stored!.get(change.id)?.name));
     }
     // With webhooks taking user.updated, each user's state before the request tells which changes changed something.
-    const wanted = await ctx.events.wanted(trx, 'user.updated');
-    const ids = compiled.map((change) => change.id);
-    const current = wanted ? (await lockUsers(trx, ids), new Map((await findUsersByIds(trx, ids)).map((row) => [row.id, row]))) : undefined;
-    const rows: UserRow[] = [];
+    const current = wanted ? stored : undefined;
+    // Applied in id order (a stable sort: the changes of one user keep the request's order; changes of different
+    // users do not depend on each other), answered in the request's order.
+    const rank = new Map(inLockOrder(ids).map((id, index) => [id, index]));
+    const order = compiled.map((_, index) => index).sort((a, b) => rank.get(compiled[a]!.id)! - rank.get(compiled[b]!.id)!);
+    const rows: UserRow[] = new Array(compiled.length);
     const changed: UserRow[] = [];
-    for (const change of compiled) {
-      const row = await applyChange(trx, change);
-      rows.push(row);
+    for (const index of order) {
+      const row = await applyChange(trx, compiled[index]!);
+      rows[index] = row;
       if (current && stateChanged(current.get(row.id), row)) changed.push(row);
       current?.set(row.id, row);
     }
@@ -305,7 +316,7 @@ export async function createGuest(ctx: ServiceContext, _caller: Caller, user: Us
   if (settings.guest_user_creation_disabled) throw notAllowed('guest user creation is disabled for this app');
   if (settings.multi_tenant_enabled) throw notAllowed('guest users are not available for multi-tenant apps');
   const { input } = toUpsertInput({ ...user, role: 'guest' }, ctx.limits);
-  const row = await ctx.db.transaction().execute(async (trx) => {
+  const row = await inTransaction(ctx.db, async (trx) => {
     if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, [user.name]);
     let created: UserRow | undefined;
     while (!created) {
@@ -391,7 +402,7 @@ export async function blockUser(ctx: ServiceContext, caller: Caller, blockedUser
   checkBlockIds(acting, blockedUserId);
   if (acting === blockedUserId) throw inputError('a user cannot block themselves');
   const visible = await visibleTo(ctx, caller);
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     await requireLiveUsers(trx, acting, [blockedUserId], visible);
     const createdAt = await insertBlock(trx, acting, blockedUserId);
     return { blocked_by_user_id: acting, blocked_user_id: blockedUserId, created_at: createdAt };
@@ -402,7 +413,7 @@ export async function unblockUser(ctx: ServiceContext, caller: Caller, blockedUs
   const acting = actingUserId(caller, userId);
   checkBlockIds(acting, blockedUserId);
   const visible = await visibleTo(ctx, caller);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     await requireLiveUsers(trx, acting, [blockedUserId], visible);
     await deleteBlock(trx, acting, blockedUserId);
   });
@@ -431,8 +442,10 @@ export async function getBlockedUsers(ctx: ServiceContext, caller: Caller, userI
  */
 export async function syncConnectingUser(ctx: ServiceContext, userId: string, rawDetails: Record<string, unknown>): Promise<UserRow> {
   const details = splitDetails(rawDetails);
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
+    // The lock order (src/db/locks.ts): the id, then its row (when it exists), then the name it is given.
     await lockUserId(trx, 'connect', userId);
+    await lockUsers(trx, [userId]);
     const [row] = await findUsersByIds(trx, [userId]);
     // The token check refused deactivated and deleted users already; the update refuses them too, should one have
     // been deactivated meanwhile.

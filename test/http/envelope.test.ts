@@ -288,5 +288,7 @@ describe('health endpoints', () => {
       expect(response.status, path).toBe(200);
       expect(response.body).toMatchObject({ status: 'ok' });
     }
+    // Notifications arrive (PostgreSQL: the LISTEN connections passed their checks; PGlite: in-process).
+    expect((await rawFetch('/readyz')).body).toMatchObject({ notifications: 'listening' });
   });
 });

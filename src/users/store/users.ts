@@ -120,7 +120,7 @@ export async function upsertUserRows(db: Db, inputs: readonly UpsertInput[], inp
       FROM jsonb_to_recordset(${inputsJson}::jsonb) AS i(
         id text, name text, image text, role text, teams text[], teams_role jsonb, language text,
         invisible boolean, privacy_settings jsonb, custom jsonb)
-      ORDER BY i.id
+      ORDER BY i.id COLLATE "C" -- the lock order (src/db/locks.ts)
       ON CONFLICT (id) DO UPDATE SET ${sql.join(updates)}
       RETURNING ${UPSERT_RETURNING}`.execute(db);
     returned = result.rows;
@@ -196,27 +196,5 @@ export async function insertUserIfAbsent(db: Db, user: NewUser): Promise<UserRow
   return result.rows[0];
 }
 
-/** Serializes concurrent writers of one user id that start from "does it exist?" (WebSocket connects). */
-export async function lockUserId(trx: Tx, purpose: string, userId: string): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${purpose}:${userId}`}, 0))`.execute(trx);
-}
-
-export interface LockedUser {
-  id: string;
-  deactivated_at: Micros | null;
-  deleted_at: Micros | null;
-  deletion: Record<string, unknown> | null;
-  deletion_applied: string | null;
-}
-
-/** Locks the users that exist among `ids` (in id order, so that concurrent requests can't deadlock). */
-export async function lockUsers(trx: Tx, ids: readonly string[]): Promise<LockedUser[]> {
-  if (ids.length === 0) return [];
-  const sorted = [...new Set(ids)].sort();
-  const result = await sql<LockedUser>`
-    SELECT id, deactivated_at, deleted_at, deletion, deletion_applied FROM users
-    WHERE id IN (${sql.join(sorted.map((id) => sql`${id}`))})
-    ORDER BY id
-    FOR UPDATE`.execute(trx);
-  return result.rows;
-}
+// The user-row and per-id locks belong to the one lock order of the server (src/db/locks.ts).
+export { lockUserId, lockUserRows as lockUsers, type LockedUser } from '../../db/locks.js';
