@@ -61,6 +61,7 @@ import {
   updateUsersPartial,
   upsertUsers,
 } from '../users/service.js';
+import type { Caller } from '../auth/core.js';
 import { JsonText, operation, type Operation } from './operation.js';
 import type { Representation } from './representation.js';
 import { DeleteUserQueryV1, DeleteUserResponseV1 } from './schemas-v1.js';
@@ -68,6 +69,12 @@ import { DeleteUserQueryV1, DeleteUserResponseV1 } from './schemas-v1.js';
 const UserIdParams = Type.Object({ user_id: Type.String() });
 
 const usersById = (rows: UserRow[], rep: Representation) => Object.fromEntries(rows.map((row) => [row.id, rep.fullUser(row)]));
+
+/**
+ * Whether a caller sees a user as another user does (without who it blocks, its token cut-off and its privacy
+ * settings): a user token sees its own user in full, server-side callers see everyone in full.
+ */
+const seesAsOther = (caller: Caller, row: UserRow) => caller.kind !== 'server' && !(caller.kind === 'user' && caller.userId === row.id);
 
 const isTrue = (value: string | undefined) => value === 'true';
 
@@ -142,7 +149,7 @@ export const operations: Operation[] = [
     response: QueryUsersResponse,
     async handle({ ctx, caller, rep, query }) {
       const rows = await queryUsers(ctx, caller, parseQueryPayload(query.payload, ctx.limits));
-      return { users: rows.map((row) => rep.fullUser(row)) };
+      return { users: rows.map((row) => rep.fullUser(row, seesAsOther(caller, row))) };
     },
   }),
 
@@ -212,8 +219,8 @@ export const operations: Operation[] = [
           user_id: block.user_id,
           blocked_user_id: block.blocked_user_id,
           created_at: rep.time(block.created_at),
-          user: rep.user(block.user),
-          blocked_user: rep.user(block.blocked_user),
+          user: rep.user(block.user, seesAsOther(caller, block.user)),
+          blocked_user: rep.user(block.blocked_user, seesAsOther(caller, block.blocked_user)),
         })),
       };
     },

@@ -235,7 +235,7 @@ interface TaskUsers<Options> {
 /** DeactivateUsers: a user already deactivated keeps its first date, so a second run changes nothing. */
 export async function runDeactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeactivateOptions>): Promise<{ users: UserV2[] }> {
   const rows = await applyDeactivation(ctx, trx, payload.user_ids, payload.options);
-  return { users: rows.map(userV2) };
+  return { users: rows.map((row) => userV2(row)) };
 }
 
 /**
@@ -293,13 +293,13 @@ export async function runDeactivateUsersTasks(
   const changedIds = new Set(changed.map((row) => row.id));
   const others = await findUsersByIds(trx, ids.filter((id) => !changedIds.has(id)));
   const live = [...changed, ...others.filter((row) => row.deleted_at === null)];
-  return payloads.map((payload) => ({ users: inIdOrder(live, payload.user_ids).map(userV2) }));
+  return payloads.map((payload) => ({ users: inIdOrder(live, payload.user_ids).map((row) => userV2(row)) }));
 }
 
 /** ReactivateUsers: a user already active is left as it is; a username conflict fails the whole task. */
 export async function runReactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<ReactivateOptions>): Promise<{ users: UserV2[] }> {
   const rows = await applyReactivation(ctx, trx, payload.user_ids, payload.options);
-  return { users: rows.map(userV2) };
+  return { users: rows.map((row) => userV2(row)) };
 }
 
 /** How strong a deletion mode is: soft < pruning < hard. */
