@@ -1,6 +1,6 @@
 // Process configuration, read once from the environment.
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
-import { isLoopbackHost } from './lib/network.js';
+import { isLoopbackHost, parseTrustProxy, type TrustProxy } from './lib/network.js';
 
 export interface RateLimitConfig {
   /** Multiplier applied to Stream's published per-minute limits (default 100). */
@@ -61,13 +61,18 @@ export interface Config {
   /** PostgreSQL statement_timeout of request connections, and of task transactions (not enforceable on PGlite). */
   statementTimeoutMs: number;
   taskStatementTimeoutMs: number;
-  /** Honour X-Forwarded-For for the client address (behind a proxy you trust). */
-  trustProxy: boolean;
+  /** Which proxies may name the client in X-Forwarded-For (TRUST_PROXY: a hop count or addresses and CIDRs). */
+  trustProxy: TrustProxy;
   webhooks: WebhookConfig;
   /** Bearer token GET /metrics requires; unset: /metrics is served only when HOST is a loopback address. */
   metricsToken: string | undefined;
-  /** The operator dashboard at /dashboard: DASHBOARD=on|off, else on only when HOST is a loopback address. */
-  dashboard: { enabled: boolean; sessionMs: number };
+  /**
+   * The operator dashboard at /dashboard: DASHBOARD=on (to everyone), off, or unset: on a loopback HOST served only to
+   * requests from this machine (lib/network.ts isLocalRequest, decided per request), else off.
+   */
+  dashboard: { enabled: 'on' | 'off' | 'local'; sessionMs: number };
+  /** How long finished tasks (and their results) are kept. */
+  taskRetentionMs: number;
   shutdown: ShutdownConfig;
 }
 
@@ -136,6 +141,11 @@ function onOff(value: string | undefined, name: string): boolean | undefined {
   throw new Error(`${name} must be on or off, got "${value}"`);
 }
 
+function dashboardMode(setting: boolean | undefined, host: string): 'on' | 'off' | 'local' {
+  if (setting !== undefined) return setting ? 'on' : 'off';
+  return isLoopbackHost(host) ? 'local' : 'off';
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || '127.0.0.1';
   return {
@@ -159,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskBatchSize: int(env.TASK_BATCH_SIZE, 100, 'TASK_BATCH_SIZE'),
     taskMaxAttempts: int(env.TASK_MAX_ATTEMPTS, 5, 'TASK_MAX_ATTEMPTS'),
     taskPollMs: int(env.TASK_POLL_MS, 2_000, 'TASK_POLL_MS'),
+    taskRetentionMs: positive(env.TASK_RETENTION_HOURS, 72, 'TASK_RETENTION_HOURS') * 3_600_000,
     limits: {
       setKeys: int(env.LIMIT_SET_KEYS, DEFAULT_LIMITS.setKeys, 'LIMIT_SET_KEYS'),
       keySegments: int(env.LIMIT_KEY_SEGMENTS, DEFAULT_LIMITS.keySegments, 'LIMIT_KEY_SEGMENTS'),
@@ -182,7 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     statementTimeoutMs: int(env.STATEMENT_TIMEOUT_MS, 5_000, 'STATEMENT_TIMEOUT_MS'),
     taskStatementTimeoutMs: int(env.TASK_STATEMENT_TIMEOUT_MS, 60_000, 'TASK_STATEMENT_TIMEOUT_MS'),
-    trustProxy: /^(1|true|yes|on)$/i.test(env.TRUST_PROXY ?? ''),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     webhooks: {
       retryFirstMs: int(env.WEBHOOK_RETRY_FIRST_MS, 5_000, 'WEBHOOK_RETRY_FIRST_MS'),
       retryMaxMs: int(env.WEBHOOK_RETRY_MAX_MS, 60 * 60_000, 'WEBHOOK_RETRY_MAX_MS'),
@@ -193,7 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metricsToken: env.METRICS_TOKEN || undefined,
     dashboard: {
-      enabled: onOff(env.DASHBOARD, 'DASHBOARD') ?? isLoopbackHost(host),
+      enabled: dashboardMode(onOff(env.DASHBOARD, 'DASHBOARD'), host),
       sessionMs: positive(env.DASHBOARD_SESSION_HOURS, 8, 'DASHBOARD_SESSION_HOURS') * 3_600_000,
     },
     shutdown: {
@@ -201,4 +212,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       graceMs: int(env.SHUTDOWN_GRACE_MS, 25_000, 'SHUTDOWN_GRACE_MS'),
     },
   };
+}
+
+/**
+ * The warning a start logs when the dashboard is served to everyone on a non-loopback address without an https
+ * PUBLIC_URL: its sign-in form takes the API secret, which would then cross the network in clear.
+ */
+export function plainHttpDashboardWarning(config: Pick<Config, 'host' | 'publicUrl' | 'dashboard'>): string | undefined {
+  if (config.dashboard.enabled !== 'on' || isLoopbackHost(config.host) || config.publicUrl?.startsWith('https:')) return undefined;
+  return (
+    `DASHBOARD=on on ${config.host} without an https PUBLIC_URL: the API secret typed into the sign-in form may cross the network in clear; ` +
+    'serve the dashboard through https and set PUBLIC_URL=https://…'
+  );
 }

@@ -1,7 +1,7 @@
 // Process start: configuration, database, migrations, HTTP listener, graceful shutdown.
 import pino from 'pino';
 import { buildApp } from './app.js';
-import { loadConfig } from './config.js';
+import { loadConfig, plainHttpDashboardWarning } from './config.js';
 import { isLoopbackHost } from './lib/network.js';
 import { connectPortFor, listenConnect } from './connect/plugin.js';
 import { purgeStaleConnections } from './connect/service.js';
@@ -75,10 +75,16 @@ async function main() {
     http: config.http,
     connect: config.connect,
     trustProxy: config.trustProxy,
-    // With a token /metrics asks for it; without one it is served only on a loopback address.
-    metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
+    // With a token /metrics asks for it; without one it is served on a loopback HOST only, and there only to requests
+    // from this machine (decided per request: a local reverse proxy's requests are not).
+    metrics: config.metricsToken
+      ? { token: config.metricsToken }
+      : isLoopbackHost(config.host)
+        ? { localOnly: { publicUrl: config.publicUrl } }
+        : undefined,
     poolState: database.poolState,
-    dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
+    dashboard:
+      config.dashboard.enabled === 'off' ? undefined : { sessionMs: config.dashboard.sessionMs, localOnly: config.dashboard.enabled === 'local' },
   });
   const address = await app.listen({ port: config.port, host: config.host });
   // WebSocket connections on the main port; also on WS_PORT when PORT is 3030 (stream-chat's :3030 → :8800 rewrite).
@@ -93,7 +99,12 @@ async function main() {
     process.exit(1);
   }
   if (wsListener) logger.info(`accepting WebSocket connections also on ws://${config.host}:${wsListener.address.port}/connect`);
-  if (config.dashboard.enabled) logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; DASHBOARD=off turns it off)`);
+  if (config.dashboard.enabled !== 'off') {
+    const who = config.dashboard.enabled === 'local' ? 'to requests from this machine only; DASHBOARD=on serves it to all, ' : '';
+    logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; ${who}DASHBOARD=off turns it off)`);
+  }
+  const dashboardWarning = plainHttpDashboardWarning(config);
+  if (dashboardWarning) logger.warn(dashboardWarning);
 
   const worker = new Worker({
     db: database.db,

@@ -30,7 +30,7 @@ import {
 } from '../lifecycle/service.js';
 import { parsePgTimestamp } from '../db/timestamps.js';
 import { GetRateLimitsQuery, GetRateLimitsResponse } from '../rate-limits/schemas.js';
-import { PLATFORMS } from '../rate-limits/service.js';
+import { CONNECT_OPERATION, PLATFORMS } from '../rate-limits/service.js';
 import { GetTaskResponse } from '../tasks/schemas.js';
 import { WebhookDeliveriesResponse } from '../webhooks/schemas.js';
 import { webhookDeliveryCounts } from '../webhooks/service.js';
@@ -81,8 +81,8 @@ const isTrue = (value: string | undefined) => value === 'true';
 /** A boolean query parameter as the SDKs send it: node-sdk and stream-chat write `true`, Stream's Python client `True`. */
 const isFlagSet = (value: string | undefined) => value !== undefined && /^(true|1)$/i.test(value);
 
-/** The names of the operations this server serves, once each. */
-const operationNames = () => [...new Set(operations.map((op) => op.name))];
+/** The names of the operations this server counts, once each: its routes', and WebSocket connects'. */
+const operationNames = () => [...new Set(operations.map((op) => op.name)), CONNECT_OPERATION];
 
 /**
  * The legacy single-user delete as DeleteUsers options: `hard_delete` removes the user with its messages and

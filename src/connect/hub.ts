@@ -24,6 +24,7 @@ import { ActivityRecorder } from '../activity/service.js';
 import { DEFAULT_CONNECT_LIMITS, type ConnectLimits } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { MemoryCounters } from '../rate-limits/counters.js';
+import { addressKey, clientAddressOf, trustFunction, type TrustProxy } from '../lib/network.js';
 import { ErrorCode, StreamError, databaseInputError } from '../http/errors.js';
 import type { UserV1 } from '../users/representation.js';
 import { anonymousUser, errorFrame, healthCheck, ownUser } from './frames.js';
@@ -41,8 +42,8 @@ export interface ConnectHubOptions {
   closeGraceMs?: number;
   /** Bounds on connections and on what one connection may send or leave unread. */
   limits?: Partial<ConnectLimits>;
-  /** Take the client address from X-Forwarded-For (behind a proxy you trust). */
-  trustProxy?: boolean;
+  /** Which proxies may name the client in X-Forwarded-For (as the HTTP routes take it). */
+  trustProxy?: TrustProxy | boolean;
 }
 
 /** Close codes. 1000 ends a rejected connection (stream-chat: "rejected, don't retry"); the others make it reconnect. */
@@ -117,12 +118,6 @@ class Connection {
   }
 }
 
-/** The client's address: the socket's peer, or the first X-Forwarded-For entry behind a trusted proxy. */
-function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
-  const forwarded = request.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return (trustProxy && first) || request.socket.remoteAddress || 'unknown';
-}
 
 function isClientPing(message: unknown): boolean {
   const isHealthCheck = (item: unknown) =>
@@ -152,6 +147,7 @@ export class ConnectHub {
   private closing = false;
 
   private readonly limits: ConnectLimits;
+  private readonly trust: ReturnType<typeof trustFunction>;
   /** Open connections per client address and per user. */
   private readonly perAddress = new Map<string, number>();
   private readonly perUser = new Map<string, number>();
@@ -162,6 +158,7 @@ export class ConnectHub {
     this.activity = options.activity ?? new ActivityRecorder(options.ctx.db);
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
     this.limits = { ...DEFAULT_CONNECT_LIMITS, ...options.limits };
+    this.trust = trustFunction(options.trustProxy);
   }
 
   /** Number of open connections (anonymous ones included). */
@@ -183,7 +180,8 @@ export class ConnectHub {
     socket.on('error', () => socket.destroy());
     if (!isConnectPath(request.url)) return refuseUpgrade(socket, 404, 'Not Found');
     if (this.closing || this.connections.size >= this.limits.total) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    const address = clientAddress(request, this.options.trustProxy ?? false);
+    // Counted by addressKey: an IPv6 client by its /64.
+    const address = addressKey(clientAddressOf(request, this.trust));
     const [attempts] = this.attempts.incrementNow([address], Math.floor(Date.now() / 60_000));
     if (attempts! > this.limits.attemptsPerMinute || (this.perAddress.get(address) ?? 0) >= this.limits.perAddress) {
       return refuseUpgrade(socket, 429, 'Too Many Requests');

@@ -294,11 +294,22 @@ function guestId(requested: string): string {
   return `${requested.slice(0, 255 - suffix.length - 1)}-${suffix}`;
 }
 
+/**
+ * What a guest may not be given, as a user may not give itself: a role other than `guest`, teams or per-team roles
+ * (`teams: []` and null, as in an upsert, are not sent).
+ */
+function checkGuestFields(user: UserRequest) {
+  if (user.role !== undefined && user.role !== 'guest') throw notAllowed('a guest user\'s role is guest: role can only be updated server-side');
+  if (user.teams && user.teams.length > 0) throw notAllowed('user teams can only be updated server-side');
+  if (user.teams_role !== undefined && user.teams_role !== null) throw notAllowed('user teams_role can only be updated server-side');
+}
+
 export async function createGuest(ctx: ServiceContext, _caller: Caller, user: UserRequest): Promise<{ row: UserRow; accessToken: string }> {
   const settings = await ctx.settings.get();
   if (settings.guest_user_creation_disabled) throw notAllowed('guest user creation is disabled for this app');
   if (settings.multi_tenant_enabled) throw notAllowed('guest users are not available for multi-tenant apps');
-  const { input } = toUpsertInput({ ...user, role: 'guest' }, ctx.limits);
+  checkGuestFields(user);
+  const { input } = toUpsertInput({ ...user, role: 'guest', teams: null, teams_role: undefined }, ctx.limits);
   const row = await ctx.db.transaction().execute(async (trx) => {
     if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, [user.name]);
     let created: UserRow | undefined;
@@ -310,7 +321,7 @@ export async function createGuest(ctx: ServiceContext, _caller: Caller, user: Us
         image: input.image,
         role: 'guest',
         language: input.language ?? '',
-        teams_role: input.teams_role,
+        teams_role: null,
         invisible: input.invisible ?? false,
         privacy_settings: input.privacy_settings,
         custom: input.custom,
