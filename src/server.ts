@@ -14,6 +14,7 @@ import { DataDirLockedError } from './db/lock.js';
 import { migrate } from './db/migrate.js';
 import { taskBatchHandlers, taskHandlers } from './tasks/handlers.js';
 import { Worker } from './tasks/worker.js';
+import { purgeOldTasks } from './tasks/service.js';
 import { purgeExpiredExports } from './exports/service.js';
 import { logSerializers } from './http/logging.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
@@ -135,12 +136,13 @@ async function main() {
     onAttempt: app.metrics?.webhookOutcome,
   });
   await dispatcher.start();
-  // Housekeeping: expired export files, and presence rows left by processes that died.
+  // Housekeeping: expired export files, presence rows left by processes that died, old deliveries, counts and tasks.
   const purge = setInterval(() => {
     purgeExpiredExports(database.db).catch((error) => logger.warn({ err: error }, 'purging expired exports failed'));
     purgeStaleConnections(app.services).catch((error) => logger.warn({ err: error }, 'purging stale connections failed'));
     purgeOldDeliveries(database.db, config.webhooks.retentionMs).catch((error) => logger.warn({ err: error }, 'purging old webhook deliveries failed'));
     purgeOldRateLimitCounts(database.db).catch((error) => logger.warn({ err: error }, 'purging old rate-limit counts failed'));
+    purgeOldTasks(database.db, config.taskRetentionMs).catch((error) => logger.warn({ err: error }, 'purging finished tasks failed'));
   }, HOUSEKEEPING_INTERVAL_MS);
   purge.unref();
   logger.info(

@@ -5,7 +5,9 @@
 import type { ServiceContext } from '../context.js';
 import type { JsonObject, Tx } from '../db/schema.js';
 import { inputError, notFound } from '../http/errors.js';
-import { enqueueTask } from '../tasks/store.js';
+import { deleteExportsOfUsers } from '../exports/store.js';
+import { enqueueTask, pruneResultUsers, reduceResultUsersToIds } from '../tasks/store.js';
+import { deleteUserDeliveries } from '../webhooks/store.js';
 import { userV2, type UserRow, type UserV2 } from '../users/representation.js';
 import { userActivation, userDeleted, userUpdated, type AppliedDeletion } from '../webhooks/events.js';
 import { checkUniqueUsernames } from '../users/service.js';
@@ -325,11 +327,18 @@ export async function runDeleteUsersTask(ctx: ServiceContext, trx: Tx, payload: 
   // The state before: for a hard deletion, the last there is.
   const before = announce ? new Map((await findUsersByIds(trx, due.map((user) => user.id))).map((row) => [row.id, row])) : undefined;
 
-  await pruneDeletedUsers(trx, withMode('pruning'));
+  const pruned = withMode('pruning');
+  await pruneDeletedUsers(trx, pruned);
+  await pruneResultUsers(trx, pruned);
   const hard = withMode('hard');
   if (hard.length > 0) {
     await insertTombstones(trx, await ctx.tombstones.hashes(trx, hard));
     await removeDeletedUsers(trx, hard);
+    // Nothing of the user stays behind the tombstone: its data in finished task results, its export files, and the
+    // webhook deliveries that carried it (before this deletion's own user.deleted is written, below).
+    await reduceResultUsersToIds(trx, hard);
+    await deleteExportsOfUsers(trx, hard);
+    await deleteUserDeliveries(trx, hard);
   }
   for (const mode of ['soft', 'pruning'] as const) await setDeletionApplied(trx, withMode(mode), mode);
 

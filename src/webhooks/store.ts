@@ -122,3 +122,9 @@ export async function countDeliveries(db: Db): Promise<DeliveryCounts> {
     FROM webhook_deliveries`.execute(db);
   return result.rows[0]!;
 }
+
+/** A hard deletion: the user's deliveries go, whatever their state (the deletion's own user.deleted is written after). */
+export async function deleteUserDeliveries(trx: Tx, userIds: readonly string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  await sql`DELETE FROM webhook_deliveries WHERE user_id IN (${sql.join(userIds.map((id) => sql`${id}`))})`.execute(trx);
+}
