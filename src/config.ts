@@ -27,6 +27,9 @@ export interface ConnectLimits {
   perAddress: number;
   perUser: number;
   total: number;
+  /** Open anonymous connections per client address, and the share of `total` anonymous connections may hold together. */
+  anonymousPerAddress: number;
+  anonymousShare: number;
   /** Connect attempts per client address per minute. */
   attemptsPerMinute: number;
   /** Frames a socket may send per second. */
@@ -102,6 +105,8 @@ export const DEFAULT_CONNECT_LIMITS: ConnectLimits = {
   perAddress: 200,
   perUser: 50,
   total: 10_000,
+  anonymousPerAddress: 20,
+  anonymousShare: 0.5,
   attemptsPerMinute: 600,
   messagesPerSecond: 20,
   maxBufferedBytes: 1024 * 1024,
@@ -118,6 +123,14 @@ function positive(value: string | undefined, fallback: number, name: string): nu
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${value}"`);
+  return n;
+}
+
+/** A fraction from 0 to 1. */
+function share(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${name} must be a number from 0 to 1, got "${value}"`);
   return n;
 }
 
@@ -187,6 +200,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perAddress: int(env.WS_MAX_PER_ADDRESS, DEFAULT_CONNECT_LIMITS.perAddress, 'WS_MAX_PER_ADDRESS'),
       perUser: int(env.WS_MAX_PER_USER, DEFAULT_CONNECT_LIMITS.perUser, 'WS_MAX_PER_USER'),
       total: int(env.WS_MAX_TOTAL, DEFAULT_CONNECT_LIMITS.total, 'WS_MAX_TOTAL'),
+      anonymousPerAddress: int(env.WS_MAX_ANONYMOUS_PER_ADDRESS, DEFAULT_CONNECT_LIMITS.anonymousPerAddress, 'WS_MAX_ANONYMOUS_PER_ADDRESS'),
+      anonymousShare: share(env.WS_ANONYMOUS_SHARE, DEFAULT_CONNECT_LIMITS.anonymousShare, 'WS_ANONYMOUS_SHARE'),
       attemptsPerMinute: int(env.WS_CONNECTS_PER_MINUTE, DEFAULT_CONNECT_LIMITS.attemptsPerMinute, 'WS_CONNECTS_PER_MINUTE'),
       messagesPerSecond: int(env.WS_MESSAGES_PER_SECOND, DEFAULT_CONNECT_LIMITS.messagesPerSecond, 'WS_MESSAGES_PER_SECOND'),
       maxBufferedBytes: int(env.WS_MAX_BUFFERED_BYTES, DEFAULT_CONNECT_LIMITS.maxBufferedBytes, 'WS_MAX_BUFFERED_BYTES'),

@@ -28,7 +28,8 @@ import { addressKey, clientAddressOf, trustFunction, type TrustProxy } from '../
 import { ErrorCode, StreamError, databaseInputError } from '../http/errors.js';
 import type { UserV1 } from '../users/representation.js';
 import { anonymousUser, errorFrame, healthCheck, ownUser } from './frames.js';
-import { authenticateConnect, isConnectPath } from './handshake.js';
+import { authenticateConnect, isAnonymousConnect, isConnectPath } from './handshake.js';
+import { CONNECT_OPERATION, platformOf } from '../rate-limits/service.js';
 import { addPresence, admitUser, connectedUser, refreshConnections, removePresence } from './service.js';
 
 export interface ConnectHubOptions {
@@ -148,8 +149,10 @@ export class ConnectHub {
 
   private readonly limits: ConnectLimits;
   private readonly trust: ReturnType<typeof trustFunction>;
-  /** Open connections per client address and per user. */
+  /** Open connections per client address and per user; anonymous ones per address and in all. */
   private readonly perAddress = new Map<string, number>();
+  private readonly anonymousPerAddress = new Map<string, number>();
+  private anonymousTotal = 0;
   private readonly perUser = new Map<string, number>();
   /** Connect attempts per client address in the current minute. */
   private readonly attempts = new MemoryCounters();
@@ -186,16 +189,31 @@ export class ConnectHub {
     if (attempts! > this.limits.attemptsPerMinute || (this.perAddress.get(address) ?? 0) >= this.limits.perAddress) {
       return refuseUpgrade(socket, 429, 'Too Many Requests');
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, address, request.url ?? '/connect'));
+    // Anonymous connections (they authenticate nothing, and the query string says so before any work) have their own
+    // cap per address and a share of the total, so that they can never take the slots of users.
+    const anonymous = isAnonymousConnect(request.url);
+    if (anonymous) {
+      if (this.anonymousTotal >= Math.floor(this.limits.total * this.limits.anonymousShare)) return refuseUpgrade(socket, 503, 'Service Unavailable');
+      if ((this.anonymousPerAddress.get(address) ?? 0) >= this.limits.anonymousPerAddress) return refuseUpgrade(socket, 429, 'Too Many Requests');
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, address, request.url ?? '/connect', anonymous));
   }
 
-  private accept(ws: WebSocket, address: string, url: string) {
+  private accept(ws: WebSocket, address: string, url: string, anonymous: boolean) {
     const connection = new Connection(ws, address, this.limits);
     this.connections.add(connection);
     adjust(this.perAddress, address, 1);
+    if (anonymous) {
+      adjust(this.anonymousPerAddress, address, 1);
+      this.anonymousTotal += 1;
+    }
     ws.on('close', () => {
       this.connections.delete(connection);
       adjust(this.perAddress, address, -1);
+      if (anonymous) {
+        adjust(this.anonymousPerAddress, address, -1);
+        this.anonymousTotal -= 1;
+      }
       if (connection.stored) adjust(this.perUser, connection.stored.userId, -1);
       connection.onClosed();
     });
@@ -261,6 +279,12 @@ export class ConnectHub {
     // Counted from here, before the awaits, so that simultaneous connects of one user cannot all pass the check.
     connection.stored = token;
     adjust(this.perUser, caller.userId, 1);
+    // A connect writes the user and may send user.updated: it counts against the user's budget (and its platform's)
+    // of the operation Connect, as an HTTP call counts against its operation's.
+    const decision = await ctx.rateLimits.take({ kind: 'user', ...token }, platformOf(caller.client), CONNECT_OPERATION);
+    if (!decision.allowed) {
+      throw new StreamError(ErrorCode.RateLimit, `user "${caller.userId}" connects too often: the limit is ${decision.limit} a minute, try again in ${decision.retryAfterSeconds} s`);
+    }
     await admitUser(ctx, token, caller.details);
     if (connection.closed) return undefined;
     await addPresence(ctx, connection.id, caller.userId);
