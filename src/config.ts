@@ -190,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       autocompleteWords: int(env.LIMIT_AUTOCOMPLETE_WORDS, DEFAULT_LIMITS.autocompleteWords, 'LIMIT_AUTOCOMPLETE_WORDS'),
       autocompleteWordLength: int(env.LIMIT_AUTOCOMPLETE_WORD_LENGTH, DEFAULT_LIMITS.autocompleteWordLength, 'LIMIT_AUTOCOMPLETE_WORD_LENGTH'),
       filterString: int(env.LIMIT_FILTER_STRING, DEFAULT_LIMITS.filterString, 'LIMIT_FILTER_STRING'),
+      clientQueryCost: positive(env.LIMIT_CLIENT_QUERY_COST, DEFAULT_LIMITS.clientQueryCost, 'LIMIT_CLIENT_QUERY_COST'),
     },
     http: {
       requestTimeoutMs: int(env.REQUEST_TIMEOUT_MS, 30_000, 'REQUEST_TIMEOUT_MS'),

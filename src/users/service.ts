@@ -18,7 +18,7 @@ import type { UserRow } from './representation.js';
 import type { QueryUsersPayload, UpdateUserPartialRequest, UserRequest } from './schemas.js';
 import { deleteBlock, insertBlock, listBlockers, listBlocks } from './store/blocks.js';
 import { compileChanges, replaceCustom } from './store/changes.js';
-import { selectQueriedUsers, type QueryScope } from './store/query.js';
+import { isRareNameAutocomplete, plannedQueryCost, prepareQueryUsers, runQueryUsers, selectQueriedUsers, type QueryScope } from './store/query.js';
 import { findNameConflict, lockUsernames } from './store/usernames.js';
 import {
   findUsersByIds,
@@ -280,8 +280,25 @@ async function queryScopeOf(ctx: ServiceContext, caller: Caller): Promise<QueryS
   return { teamsOf: { userId: caller.userId, teams: self?.teams ?? [] } };
 }
 
+/**
+ * queryUsers. A user token's query is planned first and refused when its planned cost is over the client query cap
+ * (LIMIT_CLIENT_QUERY_COST): Stream's language lets clients filter and sort on custom fields, which no index serves,
+ * and on the embedded database a statement cannot be interrupted once it runs. Server-side callers keep the whole
+ * language (on PostgreSQL, statement_timeout bounds them).
+ */
 export async function queryUsers(ctx: ServiceContext, caller: Caller, payload: QueryUsersPayload): Promise<UserRow[]> {
-  return selectQueriedUsers(ctx.db, payload, await queryScopeOf(ctx, caller), ctx.limits);
+  const statement = await prepareQueryUsers(ctx.db, payload, await queryScopeOf(ctx, caller), ctx.limits);
+  // A name $autocomplete of a rare prefix reads only its few matches, which the planner cannot tell.
+  if (caller.kind !== 'server' && !(await isRareNameAutocomplete(ctx.db, payload, ctx.limits))) {
+    const cost = await plannedQueryCost(ctx.db, statement);
+    if (cost > ctx.limits.clientQueryCost) {
+      throw inputError(
+        `the query would read too much of the users table (planned cost ${Math.round(cost)}, over the client query cap of ${ctx.limits.clientQueryCost}): ` +
+          'add a filter on an indexed field (id, name, a custom field with $eq, teams, created_at), or run it server-side',
+      );
+    }
+  }
+  return runQueryUsers(ctx.db, statement);
 }
 
 // --- guests ------------------------------------------------------------------------------------------------------------
