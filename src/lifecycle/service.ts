@@ -2,6 +2,7 @@
 // calls validate and lock every id, apply what must be visible at once, and enqueue a task in the same transaction
 // (the run*Task functions below are what the worker's handlers call). Unknown ids fail the whole request before
 // anything changes.
+import { pseudonymizeActivity } from '../activity/store.js';
 import type { ServiceContext } from '../context.js';
 import type { JsonObject, Tx } from '../db/schema.js';
 import { inputError, notFound } from '../http/errors.js';
@@ -332,10 +333,12 @@ export async function runDeleteUsersTask(ctx: ServiceContext, trx: Tx, payload: 
   await pruneResultUsers(trx, pruned);
   const hard = withMode('hard');
   if (hard.length > 0) {
-    await insertTombstones(trx, await ctx.tombstones.hashes(trx, hard));
+    const hashes = await ctx.tombstones.hashes(trx, hard);
+    await insertTombstones(trx, hashes);
     await removeDeletedUsers(trx, hard);
-    // Nothing of the user stays behind the tombstone: its data in finished task results, its export files, and the
-    // webhook deliveries that carried it (before this deletion's own user.deleted is written, below).
+    await pseudonymizeActivity(trx, hard.map((id, i) => ({ id, hash: hashes[i]! })));
+    // Nothing of the user stays behind the tombstone: its id in monthly activity (above), its data in finished task
+    // results, its export files, and the webhook deliveries that carried it (before this deletion's own user.deleted is written, below).
     await reduceResultUsersToIds(trx, hard);
     await deleteExportsOfUsers(trx, hard);
     await deleteUserDeliveries(trx, hard);

@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeOldTasks } from '../../src/tasks/service.js';
-import { startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { signToken, startServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
 let server: TestServer;
@@ -32,6 +32,11 @@ async function deliveriesOf(userId: string) {
   return result.rows;
 }
 
+async function monthlyActive(): Promise<number> {
+  const response = await server.request('GET', '/operator/active-users');
+  return response.body.active_users;
+}
+
 async function exportFiles(taskId: string): Promise<number> {
   const result = await sql<{ n: number }>`SELECT count(*)::int AS n FROM exports WHERE task_id = ${taskId}::uuid`.execute(server.database.db);
   return result.rows[0]!.n;
@@ -53,6 +58,11 @@ describe('personal data after a deletion', () => {
     await sql`UPDATE webhook_deliveries SET status = 'failed' WHERE user_id = 'gone' AND seq = (SELECT min(seq) FROM webhook_deliveries WHERE user_id = 'gone')`.execute(server.database.db);
     expect((await deliveriesOf('gone')).length).toBeGreaterThanOrEqual(3);
     expect(await taskText(deactivation.task_id)).toContain('1 Secret Road');
+    // Active this month (a user-token request).
+    const own = await server.request('GET', '/api/v2/users', { headers: { authorization: signToken({ user_id: 'gone', iat: Math.floor(Date.now() / 1000) - 5 }) } });
+    expect(own.status).toBe(200);
+    const activeBefore = await monthlyActive();
+    expect(activeBefore).toBeGreaterThan(0);
 
     const deletion = await waitForTask(
       server.client,
@@ -71,6 +81,11 @@ describe('personal data after a deletion', () => {
     expect(await exportFiles(ownExport)).toBe(0);
     expect(await exportFiles(sharedExport)).toBe(0);
     expect(await exportFiles(otherExport)).toBe(1);
+    // Its month of activity still counts, without its id.
+    expect(await monthlyActive()).toBe(activeBefore);
+    const activity = await sql<{ user_id: string }>`SELECT user_id FROM user_activity`.execute(server.database.db);
+    expect(activity.rows.map((row) => row.user_id)).not.toContain('gone');
+    expect(activity.rows.some((row) => row.user_id.startsWith('deleted:'))).toBe(true);
     // Left: the deletion's own user.deleted, which carries the user as Stream's does.
     const left = await deliveriesOf('gone');
     expect(left).toHaveLength(1);
