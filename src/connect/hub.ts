@@ -1,11 +1,13 @@
 // The live WebSocket connections of this process: the connect handshake, keep-alive, presence rows and shutdown.
 //
 // A connection's life:
-//   1. The upgrade is always accepted (on `/connect`), so that a refusal can be told to the client: stream-chat reports
+//   1. Unless over the limits of connections (in all, per address; anonymous ones per address and their share of the
+//      total), the upgrade is accepted (on `/connect`), so that a refusal can be told to the client: stream-chat reports
 //      a connection as rejected only when its first frame is `{error}` (then the socket closes with 1000); an HTTP
 //      status on the upgrade, or any other close, is a network failure that it retries for ~15 s.
-//   2. Credentials (handshake.ts, through auth/core.ts), then the user's stored state (deactivated, deleted → 5;
-//      revoked token → 40), then the user is created or updated from `user_details` (service.ts admitUser).
+//   2. Credentials (handshake.ts, through auth/core.ts), then the user's connection limit and its `Connect` rate
+//      budget (code 9), then the user's stored state (deactivated, deleted → 5; revoked token → 40), then the user is
+//      created or updated from `user_details` (service.ts admitUser).
 //   3. A `user_connections` row is written (the user is online while a row of theirs is fresh), activity is recorded,
 //      and the first frame, a health.check with `connection_id` and `me`, is sent.
 //   4. Every client ping (`[{"type":"health.check",…}]`) is answered with a health.check. Every HEARTBEAT interval the
