@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // vitest 5's reporter calls Map.groupBy, which Node 20 lacks (Node 22 has it): without this, a failing test
@@ -29,10 +31,24 @@ if (typeof (Object as { groupBy?: unknown }).groupBy !== 'function') {
   });
 }
 
+/**
+ * Test files marked `// backend-independent: <why>` do not use the database under test (DATABASE_URL): pure logic,
+ * documents, the embedded engine's own processes and files. They run in the embedded pass; a run on PostgreSQL
+ * (DATABASE_URL set, as .ci/run's second pass) leaves them out, since it would repeat them unchanged.
+ */
+function backendIndependentFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).flatMap((entry) => {
+    if (!entry.isFile() || !entry.name.endsWith('.test.ts')) return [];
+    const file = path.join(entry.parentPath, entry.name);
+    return /^\/\/ backend-independent: /m.test(fs.readFileSync(file, 'utf8')) ? [file] : [];
+  });
+}
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/chromium.ts'],
+    exclude: process.env.DATABASE_URL ? backendIndependentFiles('test') : [],
+    globalSetup: ['test/setup/chromium.ts', 'test/setup/database-template.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,6 +1,7 @@
 // The layering the README's Architecture section promises, checked on the source text: SQL only in the data layer
 // (src/db/ and the store modules), transactions opened only by services (and the task store), and routes, the
 // WebSocket hub, task handlers and the dashboard's pages calling services rather than stores.
+// backend-independent: reads the source text.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -40,6 +40,8 @@ export interface DatabaseHandle {
    * exit. Closing never hangs.
    */
   close(options?: { graceMs?: number }): Promise<void>;
+  /** The embedded engine's files as a tarball, which `loadDataDir` starts from (PGlite only; a migrated template). */
+  dumpDataDir?(): Promise<Blob>;
 }
 
 const CLOSE_GRACE_MS = 2_000;
@@ -265,6 +267,7 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
         return pglite.listen(channel, onNotify);
       },
       poolState: () => ({ total: 1, idle: 1, waiting: 0 }),
+      dumpDataDir: () => pglite.dumpDataDir('none'),
       async close({ graceMs = CLOSE_GRACE_MS } = {}) {
         try {
           // A transaction still open (a stuck task handler) holds the engine's only connection: closing would wait

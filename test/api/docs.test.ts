@@ -1,5 +1,6 @@
 // The API reference at /docs, in a real browser (Debian's chromium): it renders openapi.yaml, shows the operations,
 // and loads nothing from anywhere but this server. GET /openapi.yaml serves the spec as checked in.
+// backend-independent: the API reference page in a browser; it reads no user data.
 import { readFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

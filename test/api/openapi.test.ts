@@ -1,5 +1,6 @@
 // openapi.yaml is generated from the route schemas (`npm run openapi`): it must be up to date, describe exactly the
 // routes the server serves, and lint clean.
+// backend-independent: the route schemas and the document made from them; no query is made.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,5 @@
 // `npm run token`: tokens for curl, made from the running configuration; the api_key on stderr; usage on bad input.
+// backend-independent: the token command on the embedded default, in processes of their own.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

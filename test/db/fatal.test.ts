@@ -1,5 +1,6 @@
 // The embedded database runs in this process: when it panics, its state is gone, and the server must stop at once
 // with a clear line and a non-zero status (for its supervisor to restart it), never keep serving from it.
+// backend-independent: the embedded engine's fatal errors, in a process of its own.
 import { describe, expect, it } from 'vitest';
 import { isFatalEngineError } from '../../src/db/database.js';
 import { runTs } from '../helpers/process.js';

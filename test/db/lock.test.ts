@@ -1,4 +1,5 @@
 // The exclusive lock on the embedded database's data folder (src/db/lock.ts), and the real server honouring it.
+// backend-independent: the embedded engine's data-folder lock, and server processes on it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';

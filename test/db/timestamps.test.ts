@@ -1,4 +1,5 @@
 // parsePgTimestamp's fast path (UTC text from the server's connections) against the general parser.
+// backend-independent: parsing, no database.
 import { describe, expect, it } from 'vitest';
 import { parseAnyTimestamp, parsePgTimestamp } from '../../src/db/timestamps.js';
 

@@ -1,6 +1,7 @@
 // A fresh, migrated database for one test file: an in-memory PGlite by default, or a throwaway database on the
 // PostgreSQL server named by DATABASE_URL (created here, dropped by `drop`).
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -20,10 +21,24 @@ function withDatabase(url: string, name: string): string {
   return parsed.toString();
 }
 
+/** Names the migrated PGlite data folder (a tarball) that test/setup/database-template.ts makes once per run. */
+export const PGLITE_TEMPLATE_ENV = 'TEST_PGLITE_TEMPLATE';
+
+let template: Blob | undefined;
+
+/** The run's migrated template, read once per test process; undefined outside vitest's global set-up. */
+function pgliteTemplate(): Blob | undefined {
+  const file = process.env[PGLITE_TEMPLATE_ENV];
+  if (!file || !fs.existsSync(file)) return undefined;
+  template ??= new Blob([fs.readFileSync(file)]);
+  return template;
+}
+
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const handle = await openDatabase({ dataDir: 'memory://' });
+    const handle = await openDatabase({ dataDir: 'memory://', loadDataDir: pgliteTemplate() });
+    // A no-op on the template; the whole migration when there is none (a helper used outside vitest).
     await migrate(handle.db);
     return { ...handle, drop: () => handle.close() };
   }

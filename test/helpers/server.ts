@@ -1,12 +1,14 @@
-// Starts the real server on an ephemeral port over a fresh database, and hands back an official SDK client.
+// Starts the real server (src/runtime.ts) on an ephemeral port over a fresh database, and hands back an official SDK
+// client.
 import { createHmac } from 'node:crypto';
 import { StreamClient } from '@stream-io/node-sdk';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, type AppDeps } from '../../src/app.js';
+import type { AppDeps } from '../../src/app.js';
 import { credentialsOf } from '../../src/auth/core.js';
-import { taskBatchHandlers, taskHandlers } from '../../src/tasks/handlers.js';
-import { Worker, type WorkerOptions } from '../../src/tasks/worker.js';
-import { WebhookDispatcher, type DispatcherOptions } from '../../src/webhooks/dispatcher.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createRuntime } from '../../src/runtime.js';
+import type { Worker, WorkerOptions } from '../../src/tasks/worker.js';
+import type { DispatcherOptions, WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const API_KEY = 'testkey';
@@ -31,46 +33,35 @@ export interface StartOptions extends Partial<AppDeps> {
   worker?: false | Partial<WorkerOptions>;
   /** false: no webhook dispatcher; an object: dispatcher settings to override. */
   webhooks?: false | Partial<DispatcherOptions>;
+  /** Configuration values to override (the environment's are never read). */
+  config?: Partial<Config>;
+}
+
+/** The test servers' configuration: the defaults, on a free port, with quick polls and a short shutdown. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const defaults = loadConfig({});
+  // Two seconds for the dispatcher's sends in flight at close (the runtime keeps three of the grace for closing).
+  return { ...defaults, port: 0, wsPort: 0, taskPollMs: 500, shutdown: { drainMs: 0, graceMs: 5_000 }, ...overrides };
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
-  const { worker: workerOptions, webhooks: dispatcherOptions, ...overrides } = options;
+  const { worker: workerOptions, webhooks: dispatcherOptions, config, ...overrides } = options;
   const database = await createTestDatabase();
-  const app = await buildApp({
-    db: database.db,
-    credentials: credentialsOf(API_KEY, API_SECRET),
+  const runtime = await createRuntime(testConfig(config), {
     logger: false,
-    poolState: database.poolState,
-    // As server.ts does: on PostgreSQL the rate limits are counted in the database.
-    sharedRateLimits: Boolean(database.url),
-    ...overrides,
+    database,
+    credentials: credentialsOf(API_KEY, API_SECRET),
+    // /metrics and the dashboard only for the tests that ask for them.
+    app: { metrics: undefined, dashboard: undefined, ...overrides },
+    worker: workerOptions === false ? false : { backoffMs: 100, ...workerOptions },
+    webhooks: dispatcherOptions === false ? false : { pollMs: 500, ...dispatcherOptions },
+  }).catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const { app, worker, dispatcher } = runtime;
+  const baseUrl = runtime.address;
   const client = new StreamClient(API_KEY, API_SECRET, { basePath: baseUrl, timeout: 10_000 });
-  const worker =
-    workerOptions === false
-      ? undefined
-      : new Worker({
-          db: database.db,
-          handlers: taskHandlers(app.services),
-          batchHandlers: taskBatchHandlers(app.services),
-          listen: database.listen,
-          leaseMs: 30_000,
-          concurrency: 4,
-          pollMs: 500,
-          backoffMs: 100,
-          onOutcome: app.metrics?.taskOutcome,
-          ...workerOptions,
-        });
-  await worker?.start();
-  const dispatcher =
-    dispatcherOptions === false
-      ? undefined
-      : new WebhookDispatcher({ db: database.db, credentials: () => ({ apiKey: API_KEY, apiSecret: API_SECRET }), listen: database.listen, pollMs: 500, onAttempt: app.metrics?.webhookOutcome, ...dispatcherOptions });
-  await dispatcher?.start();
   return {
     baseUrl,
     client,
@@ -104,9 +95,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       return { status: response.status, headers: response.headers, body, text };
     },
     async close() {
-      await worker?.stop();
-      await dispatcher?.stop(1_000);
-      await app.close();
+      await runtime.stop({ drainMs: 0 });
       await database.drop();
     },
   };

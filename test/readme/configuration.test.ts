@@ -1,5 +1,6 @@
 // Every environment variable the server reads is documented in the README (its Configuration table, or the Limits
 // table it points to), so that an operator can find each one.
+// backend-independent: reads the README.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/process.js';

@@ -2,6 +2,7 @@
 // with the real curl, against a server started as `npm start` starts it on a fresh embedded database. Each block is
 // preceded by `<!-- walkthrough: <status> <text> -->`: the HTTP status of its last curl, and a text its output holds.
 // A README edit that breaks a block fails here.
+// backend-independent: the README's curl walkthrough against `npm start` on the embedded default.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -1,6 +1,7 @@
 // docker-compose.yml, checked without docker (CI also runs `docker compose config` where docker exists): the server
 // has a healthcheck on /readyz, waits for a healthy database, is given longer to stop than its own shutdown takes,
 // and shows the operator switches as commented examples.
+// backend-independent: reads docker-compose.yml.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';

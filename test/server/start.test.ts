@@ -1,6 +1,7 @@
 // The process as `npm start` runs it (scripts/start.mjs: the bundle in dist/, built when stale) on the embedded
 // default: credentials generated on the first start and shown on that start only; and secrets kept out of git and
 // out of the image.
+// backend-independent: `npm start` on the embedded default, in a process of its own.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

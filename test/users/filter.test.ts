@@ -1,3 +1,4 @@
+// backend-independent: the filter compiler, checked on an embedded engine of its own.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,5 @@
 // The plan choice of a name $autocomplete from the word statistics (src/users/store/word-stats.ts), without a database.
+// backend-independent: pure functions, no database.
 import { describe, expect, it } from 'vitest';
 import { soleNameAutocompleteWords } from '../../src/users/store/filter.js';
 import { prefixShare, walkIsCheaper, type NameWordStats } from '../../src/users/store/word-stats.js';

@@ -1,5 +1,6 @@
 // The v1 representation helpers on their own: the v2 → v1 rewrite of stored users, exact JSON reading of stored
 // task results, and the legacy delete options.
+// backend-independent: the v1 representation as pure functions, no database.
 import { describe, expect, it } from 'vitest';
 import { legacyDeleteOptions } from '../../../src/api/operations.js';
 import { parseJsonExact, toJsonText } from '../../../src/lib/json.js';
