@@ -33,6 +33,7 @@ import { lazyCompilersFactory } from './http/lazy-compilers.js';
 import { ErrorCode, StreamError } from './http/errors.js';
 import { ErrorEnvelope } from './http/schemas.js';
 import type { InputLimits } from './limits.js';
+import { trustFunction, type TrustProxy } from './lib/network.js';
 import { Metrics } from './metrics/registry.js';
 import { registerMetrics, type MetricsOptions } from './metrics/routes.js';
 import { rateLimitsSchemas } from './rate-limits/schemas.js';
@@ -68,8 +69,8 @@ export interface AppDeps {
   limits?: Partial<InputLimits>;
   http?: Partial<HttpTimeouts>;
   connect?: Partial<ConnectLimits>;
-  /** Honour X-Forwarded-For for the client address. */
-  trustProxy?: boolean;
+  /** Which proxies may name the client in X-Forwarded-For (true: the nearest one); absent: none. */
+  trustProxy?: TrustProxy | boolean;
   /** The clock rate-limit windows are counted by (tests fix it). */
   now?: () => number;
   /** Serve GET /metrics (absent: not served); with a token, scrapes must present it. */
@@ -90,6 +91,8 @@ export interface AppDeps {
     signInLimit?: SignInLimit;
     /** The clock of sessions and the sign-in limit (tests move it). */
     now?: () => number;
+    /** Served only to requests from this machine (DASHBOARD unset). */
+    localOnly?: boolean;
   };
 }
 
@@ -117,7 +120,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     requestTimeout: timeouts.requestTimeoutMs,
     keepAliveTimeout: timeouts.keepAliveTimeoutMs,
-    trustProxy: deps.trustProxy ?? false,
+    // A function, so that a hop count means hops (Fastify ignores X-Forwarded-For for a bare number) and `true` means
+    // the nearest proxy only, never the left-most entry, which the client writes.
+    trustProxy: trustFunction(deps.trustProxy),
     // While closing, a request that arrives on an open connection is still answered (with Connection: close), not
     // refused with Fastify's own 503: the database closes only after the HTTP server has.
     return503OnClosing: false,

@@ -1,6 +1,6 @@
 // Process configuration, read once from the environment.
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
-import { isLoopbackHost } from './lib/network.js';
+import { isLoopbackHost, parseTrustProxy, type TrustProxy } from './lib/network.js';
 
 export interface RateLimitConfig {
   /** RATE_LIMITING=off counts nothing and refuses nothing (a test double); RATE_LIMITS names per-operation limits. */
@@ -29,6 +29,9 @@ export interface ConnectLimits {
   perAddress: number;
   perUser: number;
   total: number;
+  /** Open anonymous connections per client address, and the share of `total` anonymous connections may hold together. */
+  anonymousPerAddress: number;
+  anonymousShare: number;
   /** Connect attempts per client address per minute. */
   attemptsPerMinute: number;
   /** Frames a socket may send per second. */
@@ -72,13 +75,18 @@ export interface Config {
   taskStatementTimeoutMs: number;
   /** How long a start waits for another instance's migrations (the migration lock) before exiting non-zero. */
   migrationLockWaitMs: number;
-  /** Honour X-Forwarded-For for the client address (behind a proxy you trust). */
-  trustProxy: boolean;
+  /** Which proxies may name the client in X-Forwarded-For (TRUST_PROXY: a hop count or addresses and CIDRs). */
+  trustProxy: TrustProxy;
   webhooks: WebhookConfig;
   /** Bearer token GET /metrics requires; unset: /metrics is served only when HOST is a loopback address. */
   metricsToken: string | undefined;
-  /** The operator dashboard at /dashboard: DASHBOARD=on|off, else on only when HOST is a loopback address. */
-  dashboard: { enabled: boolean; sessionMs: number };
+  /**
+   * The operator dashboard at /dashboard: DASHBOARD=on (to everyone), off, or unset: on a loopback HOST served only to
+   * requests from this machine (lib/network.ts isLocalRequest, decided per request), else off.
+   */
+  dashboard: { enabled: 'on' | 'off' | 'local'; sessionMs: number };
+  /** How long finished tasks (and their results) are kept. */
+  taskRetentionMs: number;
   shutdown: ShutdownConfig;
 }
 
@@ -108,6 +116,8 @@ export const DEFAULT_CONNECT_LIMITS: ConnectLimits = {
   perAddress: 200,
   perUser: 50,
   total: 10_000,
+  anonymousPerAddress: 20,
+  anonymousShare: 0.5,
   attemptsPerMinute: 600,
   messagesPerSecond: 20,
   maxBufferedBytes: 1024 * 1024,
@@ -124,6 +134,14 @@ function positive(value: string | undefined, fallback: number, name: string): nu
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${value}"`);
+  return n;
+}
+
+/** A fraction from 0 to 1. */
+function share(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${name} must be a number from 0 to 1, got "${value}"`);
   return n;
 }
 
@@ -155,6 +173,11 @@ export function isInMemory(dataDir: string): boolean {
   return dataDir === MEMORY_DATA_DIR || dataDir.startsWith('memory://');
 }
 
+function dashboardMode(setting: boolean | undefined, host: string): 'on' | 'off' | 'local' {
+  if (setting !== undefined) return setting ? 'on' : 'off';
+  return isLoopbackHost(host) ? 'local' : 'off';
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || '127.0.0.1';
   const dataDir = env.DATA_DIR || './data';
@@ -183,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskBatchSize: int(env.TASK_BATCH_SIZE, 100, 'TASK_BATCH_SIZE'),
     taskMaxAttempts: int(env.TASK_MAX_ATTEMPTS, 5, 'TASK_MAX_ATTEMPTS'),
     taskPollMs: int(env.TASK_POLL_MS, 2_000, 'TASK_POLL_MS'),
+    taskRetentionMs: positive(env.TASK_RETENTION_HOURS, 72, 'TASK_RETENTION_HOURS') * 3_600_000,
     limits: {
       setKeys: int(env.LIMIT_SET_KEYS, DEFAULT_LIMITS.setKeys, 'LIMIT_SET_KEYS'),
       keySegments: int(env.LIMIT_KEY_SEGMENTS, DEFAULT_LIMITS.keySegments, 'LIMIT_KEY_SEGMENTS'),
@@ -190,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       autocompleteWords: int(env.LIMIT_AUTOCOMPLETE_WORDS, DEFAULT_LIMITS.autocompleteWords, 'LIMIT_AUTOCOMPLETE_WORDS'),
       autocompleteWordLength: int(env.LIMIT_AUTOCOMPLETE_WORD_LENGTH, DEFAULT_LIMITS.autocompleteWordLength, 'LIMIT_AUTOCOMPLETE_WORD_LENGTH'),
       filterString: int(env.LIMIT_FILTER_STRING, DEFAULT_LIMITS.filterString, 'LIMIT_FILTER_STRING'),
+      clientQueryCost: positive(env.LIMIT_CLIENT_QUERY_COST, DEFAULT_LIMITS.clientQueryCost, 'LIMIT_CLIENT_QUERY_COST'),
     },
     http: {
       requestTimeoutMs: int(env.REQUEST_TIMEOUT_MS, 30_000, 'REQUEST_TIMEOUT_MS'),
@@ -200,6 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perAddress: int(env.WS_MAX_PER_ADDRESS, DEFAULT_CONNECT_LIMITS.perAddress, 'WS_MAX_PER_ADDRESS'),
       perUser: int(env.WS_MAX_PER_USER, DEFAULT_CONNECT_LIMITS.perUser, 'WS_MAX_PER_USER'),
       total: int(env.WS_MAX_TOTAL, DEFAULT_CONNECT_LIMITS.total, 'WS_MAX_TOTAL'),
+      anonymousPerAddress: int(env.WS_MAX_ANONYMOUS_PER_ADDRESS, DEFAULT_CONNECT_LIMITS.anonymousPerAddress, 'WS_MAX_ANONYMOUS_PER_ADDRESS'),
+      anonymousShare: share(env.WS_ANONYMOUS_SHARE, DEFAULT_CONNECT_LIMITS.anonymousShare, 'WS_ANONYMOUS_SHARE'),
       attemptsPerMinute: int(env.WS_CONNECTS_PER_MINUTE, DEFAULT_CONNECT_LIMITS.attemptsPerMinute, 'WS_CONNECTS_PER_MINUTE'),
       messagesPerSecond: int(env.WS_MESSAGES_PER_SECOND, DEFAULT_CONNECT_LIMITS.messagesPerSecond, 'WS_MESSAGES_PER_SECOND'),
       maxBufferedBytes: int(env.WS_MAX_BUFFERED_BYTES, DEFAULT_CONNECT_LIMITS.maxBufferedBytes, 'WS_MAX_BUFFERED_BYTES'),
@@ -207,7 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     statementTimeoutMs: int(env.STATEMENT_TIMEOUT_MS, 5_000, 'STATEMENT_TIMEOUT_MS'),
     taskStatementTimeoutMs: int(env.TASK_STATEMENT_TIMEOUT_MS, 60_000, 'TASK_STATEMENT_TIMEOUT_MS'),
     migrationLockWaitMs: int(env.MIGRATION_LOCK_WAIT_MS, 5 * 60_000, 'MIGRATION_LOCK_WAIT_MS'),
-    trustProxy: /^(1|true|yes|on)$/i.test(env.TRUST_PROXY ?? ''),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     webhooks: {
       retryFirstMs: int(env.WEBHOOK_RETRY_FIRST_MS, 5_000, 'WEBHOOK_RETRY_FIRST_MS'),
       retryMaxMs: int(env.WEBHOOK_RETRY_MAX_MS, 60 * 60_000, 'WEBHOOK_RETRY_MAX_MS'),
@@ -218,7 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metricsToken: env.METRICS_TOKEN || undefined,
     dashboard: {
-      enabled: onOff(env.DASHBOARD, 'DASHBOARD') ?? isLoopbackHost(host),
+      enabled: dashboardMode(onOff(env.DASHBOARD, 'DASHBOARD'), host),
       sessionMs: positive(env.DASHBOARD_SESSION_HOURS, 8, 'DASHBOARD_SESSION_HOURS') * 3_600_000,
     },
     shutdown: {
@@ -226,4 +253,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       graceMs: int(env.SHUTDOWN_GRACE_MS, 25_000, 'SHUTDOWN_GRACE_MS'),
     },
   };
+}
+
+/**
+ * The warning a start logs when the dashboard is served to everyone on a non-loopback address without an https
+ * PUBLIC_URL: its sign-in form takes the API secret, which would then cross the network in clear.
+ */
+export function plainHttpDashboardWarning(config: Pick<Config, 'host' | 'publicUrl' | 'dashboard'>): string | undefined {
+  if (config.dashboard.enabled !== 'on' || isLoopbackHost(config.host) || config.publicUrl?.startsWith('https:')) return undefined;
+  return (
+    `DASHBOARD=on on ${config.host} without an https PUBLIC_URL: the API secret typed into the sign-in form may cross the network in clear; ` +
+    'serve the dashboard through https and set PUBLIC_URL=https://…'
+  );
 }

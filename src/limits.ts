@@ -15,6 +15,11 @@ export interface InputLimits {
   autocompleteWordLength: number;
   /** Characters of any string in a filter (values and field names). */
   filterString: number;
+  /**
+   * The planned cost (PostgreSQL's cost units) above which a user token's queryUsers is refused (README "Limits"):
+   * Stream lets clients filter and sort on custom fields, which no index serves, so the cost is what is bounded.
+   */
+  clientQueryCost: number;
 }
 
 export const DEFAULT_LIMITS: InputLimits = {
@@ -24,6 +29,7 @@ export const DEFAULT_LIMITS: InputLimits = {
   autocompleteWords: 20,
   autocompleteWordLength: 64,
   filterString: 1024,
+  clientQueryCost: 5_000,
 };
 
 /** How deep any JSON a request carries may nest: custom data at its limit inside the request's own wrappers. */

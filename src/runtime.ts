@@ -20,6 +20,7 @@ import { purgeExpiredExports } from './exports/service.js';
 import { isLoopbackHost } from './lib/network.js';
 import { purgeOldRateLimitCounts } from './rate-limits/service.js';
 import { taskBatchHandlers, taskHandlers } from './tasks/handlers.js';
+import { purgeOldTasks } from './tasks/service.js';
 import { Worker, type WorkerOptions } from './tasks/worker.js';
 import { WebhookDispatcher, type DispatcherOptions } from './webhooks/dispatcher.js';
 import { cancelOrphanedWebhookDeliveries, expirePausedDeliveries, purgeOldDeliveries } from './webhooks/service.js';
@@ -139,12 +140,18 @@ async function assemble(
     http: config.http,
     connect: config.connect,
     trustProxy: config.trustProxy,
-    // With a token /metrics asks for it; without one it is served only on a loopback address.
-    metrics: config.metricsToken ? { token: config.metricsToken } : isLoopbackHost(config.host) ? {} : undefined,
+    // With a token /metrics asks for it; without one it is served on a loopback HOST only, and there only to requests
+    // from this machine (decided per request: a local reverse proxy's requests are not).
+    metrics: config.metricsToken
+      ? { token: config.metricsToken }
+      : isLoopbackHost(config.host)
+        ? { localOnly: { publicUrl: config.publicUrl } }
+        : undefined,
     poolState: database.poolState,
     listening: database.listening,
     allowClear: config.allowClear,
-    dashboard: config.dashboard.enabled ? { sessionMs: config.dashboard.sessionMs } : undefined,
+    dashboard:
+      config.dashboard.enabled === 'off' ? undefined : { sessionMs: config.dashboard.sessionMs, localOnly: config.dashboard.enabled === 'local' },
     ...options.app,
   });
 
@@ -210,7 +217,8 @@ async function assemble(
         });
   await dispatcher?.start();
 
-  // Housekeeping: expired export files, presence rows left by processes that died, old deliveries and counts.
+  // Housekeeping: expired export files, presence rows left by processes that died, old deliveries and counts, and
+  // tasks finished longer ago than TASK_RETENTION_HOURS.
   const housekeeping = setInterval(() => {
     const warn = (what: string) => (error: unknown) => log?.warn({ err: error }, `${what} failed`);
     purgeExpiredExports(database.db).catch(warn('purging expired exports'));
@@ -219,6 +227,7 @@ async function assemble(
     cancelOrphanedWebhookDeliveries(app.services).catch(warn('cancelling deliveries of removed webhook hooks'));
     expirePausedDeliveries(app.services, config.webhooks.maxAgeMs).catch(warn('expiring deliveries of paused webhook hooks'));
     purgeOldRateLimitCounts(database.db).catch(warn('purging old rate-limit counts'));
+    purgeOldTasks(database.db, config.taskRetentionMs).catch(warn('purging finished tasks'));
   }, HOUSEKEEPING_INTERVAL_MS);
   housekeeping.unref();
 

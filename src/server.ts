@@ -2,7 +2,7 @@
 // (src/runtime.ts), prints the banner on generated credentials, and turns signals into a graceful shutdown and
 // failures into exit codes.
 import pino from 'pino';
-import { isInMemory, loadConfig } from './config.js';
+import { isInMemory, loadConfig, plainHttpDashboardWarning } from './config.js';
 import { writeCredentialsFile } from './auth/credentials-file.js';
 import { DataDirLockedError } from './db/lock.js';
 import { logSerializers } from './http/logging.js';
@@ -22,7 +22,12 @@ async function main() {
   });
   const { address, credentials, database } = runtime;
   if (runtime.connectListener) logger.info(`accepting WebSocket connections also on ws://${config.host}:${runtime.connectListener.address.port}/connect`);
-  if (config.dashboard.enabled) logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; DASHBOARD=off turns it off)`);
+  if (config.dashboard.enabled !== 'off') {
+    const who = config.dashboard.enabled === 'local' ? 'to requests from this machine only; DASHBOARD=on serves it to all, ' : '';
+    logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; ${who}DASHBOARD=off turns it off)`);
+  }
+  const dashboardWarning = plainHttpDashboardWarning(config);
+  if (dashboardWarning) logger.warn(dashboardWarning);
   logger.info({ backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) }, `serving the Stream users API on ${address}`);
   const inMemory = database.backend === 'pglite' && isInMemory(config.dataDir);
   if (runtime.generated && !inMemory) writeCredentialsFile(config.dataDir, credentials);

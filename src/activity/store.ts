@@ -1,6 +1,6 @@
 // Activity rows: users.last_active, and one user_activity row per user and calendar month (monthly active users).
 import { sql } from 'kysely';
-import type { Db } from '../db/schema.js';
+import type { Db, Tx } from '../db/schema.js';
 
 /** Sets last_active to now; false when the user does not exist (yet) or is deleted. */
 export async function touchLastActive(db: Db, userId: string): Promise<boolean> {
@@ -26,4 +26,18 @@ export async function countActiveUsersByMonth(db: Db, firstDay: string): Promise
     SELECT to_char(month, 'YYYY-MM') AS month, count(*)::int AS n FROM user_activity
     WHERE month >= ${firstDay}::date GROUP BY month ORDER BY month`.execute(db);
   return result.rows;
+}
+
+/**
+ * A hard deletion: the user's months of activity keep counting (a month's count must not change), under the
+ * tombstone's keyed hash of its id instead of the id itself.
+ */
+export async function pseudonymizeActivity(trx: Tx, users: ReadonlyArray<{ id: string; hash: string }>): Promise<void> {
+  if (users.length === 0) return;
+  const pairs = sql.join(users.map((user) => sql`(${user.id}::text, ${`deleted:${user.hash}`}::text)`));
+  await sql`
+    WITH gone AS (
+      DELETE FROM user_activity a USING (VALUES ${pairs}) AS p(id, pseudonym) WHERE a.user_id = p.id
+      RETURNING a.month, p.pseudonym)
+    INSERT INTO user_activity (month, user_id) SELECT month, pseudonym FROM gone ON CONFLICT DO NOTHING`.execute(trx);
 }

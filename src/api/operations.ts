@@ -32,7 +32,7 @@ import {
 } from '../lifecycle/service.js';
 import { parsePgTimestamp } from '../db/timestamps.js';
 import { GetRateLimitsQuery, GetRateLimitsResponse } from '../rate-limits/schemas.js';
-import { PLATFORMS } from '../rate-limits/service.js';
+import { CONNECT_OPERATION, PLATFORMS } from '../rate-limits/service.js';
 import { GetTaskResponse } from '../tasks/schemas.js';
 import { WebhookDeliveriesResponse } from '../webhooks/schemas.js';
 import { currentWebhookReport } from '../webhooks/service.js';
@@ -63,6 +63,7 @@ import {
   updateUsersPartial,
   upsertUsers,
 } from '../users/service.js';
+import type { Caller } from '../auth/core.js';
 import { JsonText, operation, type Operation } from './operation.js';
 import type { Representation } from './representation.js';
 import { DeleteUserQueryV1, DeleteUserResponseV1 } from './schemas-v1.js';
@@ -71,13 +72,19 @@ const UserIdParams = Type.Object({ user_id: Type.String() });
 
 const usersById = (rows: UserRow[], rep: Representation) => Object.fromEntries(rows.map((row) => [row.id, rep.fullUser(row)]));
 
+/**
+ * Whether a caller sees a user as another user does (without who it blocks, its token cut-off and its privacy
+ * settings): a user token sees its own user in full, server-side callers see everyone in full.
+ */
+const seesAsOther = (caller: Caller, row: UserRow) => caller.kind !== 'server' && !(caller.kind === 'user' && caller.userId === row.id);
+
 const isTrue = (value: string | undefined) => value === 'true';
 
 /** A boolean query parameter as the SDKs send it: node-sdk and stream-chat write `true`, Stream's Python client `True`. */
 const isFlagSet = (value: string | undefined) => value !== undefined && /^(true|1)$/i.test(value);
 
-/** The names of the operations this server serves, once each. */
-const operationNames = () => [...new Set(operations.map((op) => op.name))];
+/** The names of the operations this server counts, once each: its routes', and WebSocket connects'. */
+const operationNames = () => [...new Set(operations.map((op) => op.name)), CONNECT_OPERATION];
 
 /**
  * The legacy single-user delete as DeleteUsers options: `hard_delete` removes the user with its messages and
@@ -144,7 +151,7 @@ export const operations: Operation[] = [
     response: QueryUsersResponse,
     async handle({ ctx, caller, rep, query }) {
       const rows = await queryUsers(ctx, caller, parseQueryPayload(query.payload, ctx.limits));
-      return { users: rows.map((row) => rep.fullUser(row)) };
+      return { users: rows.map((row) => rep.fullUser(row, seesAsOther(caller, row))) };
     },
   }),
 
@@ -214,8 +221,8 @@ export const operations: Operation[] = [
           user_id: block.user_id,
           blocked_user_id: block.blocked_user_id,
           created_at: rep.time(block.created_at),
-          user: rep.user(block.user),
-          blocked_user: rep.user(block.blocked_user),
+          user: rep.user(block.user, seesAsOther(caller, block.user)),
+          blocked_user: rep.user(block.blocked_user, seesAsOther(caller, block.blocked_user)),
         })),
       };
     },

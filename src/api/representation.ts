@@ -25,10 +25,10 @@ export interface Representation extends TaskRepresentation {
   /** The id of the schema this family validates or serializes a component with. */
   schemaId(id: string): string;
   time(micros: Micros): bigint | string;
-  /** UserResponse: a single user (deactivate, guest, export, blocks). */
-  user(row: UserRow): object;
+  /** UserResponse: a single user (deactivate, guest, export, blocks). `asOther`: as another user sees it (seesAsOther). */
+  user(row: UserRow, asOther?: boolean): object;
   /** FullUserResponse: users of upsert, partial update and query. */
-  fullUser(row: UserRow): object;
+  fullUser(row: UserRow, asOther?: boolean): object;
   /** A user of a request body, as the service reads it. */
   userRequest(user: unknown): UserRequest;
   block(block: Block): object;

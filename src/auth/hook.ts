@@ -85,10 +85,12 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps) {
     }
     request.caller = caller;
     if (!rateLimits.enabled) return;
+    const operation = config?.operation ?? 'Request';
+    const platform = platformOf(single(request.headers['x-stream-client']));
     const decision =
       caller.kind === 'anonymous'
-        ? rateLimits.takeForAddress(request.ip)
-        : await rateLimits.take(caller, caller.kind === 'server' ? 'server_side' : platformOf(single(request.headers['x-stream-client'])), config?.operation ?? 'Request');
+        ? await rateLimits.takeAnonymous(request.ip, platform, operation)
+        : await rateLimits.take(caller, caller.kind === 'server' ? 'server_side' : platform, operation);
     setRateHeaders(reply, decision);
     if (!decision.allowed) throw tooManyRequests();
   });

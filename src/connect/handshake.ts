@@ -9,7 +9,7 @@ import { parseRequestJson, type InputLimits } from '../limits.js';
 import { checkUserId } from '../users/validation.js';
 
 export type ConnectCaller =
-  | { kind: 'user'; userId: string; issuedAt: number | undefined; details: Record<string, unknown> }
+  | { kind: 'user'; userId: string; issuedAt: number | undefined; details: Record<string, unknown>; client: string | undefined }
   | { kind: 'anonymous' };
 
 /** The WebSocket endpoint's path. Duplicate and trailing slashes are tolerated, as on the HTTP routes. */
@@ -17,6 +17,16 @@ export function isConnectPath(url: string | undefined): boolean {
   if (!url) return false;
   const path = url.split('?', 1)[0]!.replace(/\/{2,}/g, '/');
   return path === '/connect' || path === '/connect/';
+}
+
+/** Whether a connect asks to be anonymous (`stream-auth-type=anonymous`), as identifyCaller will take it. */
+export function isAnonymousConnect(url: string | undefined): boolean {
+  if (!url) return false;
+  try {
+    return new URL(url, 'http://localhost').searchParams.get('stream-auth-type')?.toLowerCase() === 'anonymous';
+  } catch {
+    return false;
+  }
 }
 
 /** Validates the connect request's credentials and payload; throws the StreamError the client is rejected with. */
@@ -56,5 +66,5 @@ export async function authenticateConnect(url: string, credentials: AppCredentia
   if (userId !== caller.userId) {
     throw new StreamError(ErrorCode.Authentication, `the token is for user "${caller.userId}", not for the connecting user "${String(userId)}"`);
   }
-  return { kind: 'user', userId: caller.userId, issuedAt: caller.issuedAt, details };
+  return { kind: 'user', userId: caller.userId, issuedAt: caller.issuedAt, details, client: params.get('X-Stream-Client') ?? undefined };
 }

@@ -1,11 +1,13 @@
 // The live WebSocket connections of this process: the connect handshake, keep-alive, presence rows and shutdown.
 //
 // A connection's life:
-//   1. The upgrade is always accepted (on `/connect`), so that a refusal can be told to the client: stream-chat reports
+//   1. Unless over the limits of connections (in all, per address; anonymous ones per address and their share of the
+//      total), the upgrade is accepted (on `/connect`), so that a refusal can be told to the client: stream-chat reports
 //      a connection as rejected only when its first frame is `{error}` (then the socket closes with 1000); an HTTP
 //      status on the upgrade, or any other close, is a network failure that it retries for ~15 s.
-//   2. Credentials (handshake.ts, through auth/core.ts), then the user's stored state (deactivated, deleted → 5;
-//      revoked token → 40), then the user is created or updated from `user_details` (service.ts admitUser).
+//   2. Credentials (handshake.ts, through auth/core.ts), then the user's connection limit and its `Connect` rate
+//      budget (code 9), then the user's stored state (deactivated, deleted → 5; revoked token → 40), then the user is
+//      created or updated from `user_details` (service.ts admitUser).
 //   3. A `user_connections` row is written (the user is online while a row of theirs is fresh), activity is recorded,
 //      and the first frame, a health.check with `connection_id` and `me`, is sent.
 //   4. Every client ping (`[{"type":"health.check",…}]`) is answered with a health.check. Every HEARTBEAT interval the
@@ -24,10 +26,12 @@ import { ActivityRecorder } from '../activity/service.js';
 import { DEFAULT_CONNECT_LIMITS, type ConnectLimits } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { MemoryCounters } from '../rate-limits/counters.js';
+import { addressKey, clientAddressOf, trustFunction, type TrustProxy } from '../lib/network.js';
 import { ErrorCode, StreamError, databaseInputError } from '../http/errors.js';
 import type { UserV1 } from '../users/representation.js';
 import { anonymousUser, errorFrame, healthCheck, ownUser } from './frames.js';
-import { authenticateConnect, isConnectPath } from './handshake.js';
+import { authenticateConnect, isAnonymousConnect, isConnectPath } from './handshake.js';
+import { CONNECT_OPERATION, platformOf } from '../rate-limits/service.js';
 import { addPresence, admitUser, connectedUser, refreshConnections, removePresence } from './service.js';
 
 export interface ConnectHubOptions {
@@ -41,8 +45,8 @@ export interface ConnectHubOptions {
   closeGraceMs?: number;
   /** Bounds on connections and on what one connection may send or leave unread. */
   limits?: Partial<ConnectLimits>;
-  /** Take the client address from X-Forwarded-For (behind a proxy you trust). */
-  trustProxy?: boolean;
+  /** Which proxies may name the client in X-Forwarded-For (as the HTTP routes take it). */
+  trustProxy?: TrustProxy | boolean;
 }
 
 /** Close codes. 1000 ends a rejected connection (stream-chat: "rejected, don't retry"); the others make it reconnect. */
@@ -117,12 +121,6 @@ class Connection {
   }
 }
 
-/** The client's address: the socket's peer, or the first X-Forwarded-For entry behind a trusted proxy. */
-function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
-  const forwarded = request.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return (trustProxy && first) || request.socket.remoteAddress || 'unknown';
-}
 
 function isClientPing(message: unknown): boolean {
   const isHealthCheck = (item: unknown) =>
@@ -152,8 +150,11 @@ export class ConnectHub {
   private closing = false;
 
   private readonly limits: ConnectLimits;
-  /** Open connections per client address and per user. */
+  private readonly trust: ReturnType<typeof trustFunction>;
+  /** Open connections per client address and per user; anonymous ones per address and in all. */
   private readonly perAddress = new Map<string, number>();
+  private readonly anonymousPerAddress = new Map<string, number>();
+  private anonymousTotal = 0;
   private readonly perUser = new Map<string, number>();
   /** Connect attempts per client address in the current minute. */
   private readonly attempts = new MemoryCounters();
@@ -162,6 +163,7 @@ export class ConnectHub {
     this.activity = options.activity ?? new ActivityRecorder(options.ctx.db);
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
     this.limits = { ...DEFAULT_CONNECT_LIMITS, ...options.limits };
+    this.trust = trustFunction(options.trustProxy);
   }
 
   /** Number of open connections (anonymous ones included). */
@@ -183,21 +185,37 @@ export class ConnectHub {
     socket.on('error', () => socket.destroy());
     if (!isConnectPath(request.url)) return refuseUpgrade(socket, 404, 'Not Found');
     if (this.closing || this.connections.size >= this.limits.total) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    const address = clientAddress(request, this.options.trustProxy ?? false);
+    // Counted by addressKey: an IPv6 client by its /64.
+    const address = addressKey(clientAddressOf(request, this.trust));
     const [attempts] = this.attempts.incrementNow([address], Math.floor(Date.now() / 60_000));
     if (attempts! > this.limits.attemptsPerMinute || (this.perAddress.get(address) ?? 0) >= this.limits.perAddress) {
       return refuseUpgrade(socket, 429, 'Too Many Requests');
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, address, request.url ?? '/connect'));
+    // Anonymous connections (they authenticate nothing, and the query string says so before any work) have their own
+    // cap per address and a share of the total, so that they can never take the slots of users.
+    const anonymous = isAnonymousConnect(request.url);
+    if (anonymous) {
+      if (this.anonymousTotal >= Math.floor(this.limits.total * this.limits.anonymousShare)) return refuseUpgrade(socket, 503, 'Service Unavailable');
+      if ((this.anonymousPerAddress.get(address) ?? 0) >= this.limits.anonymousPerAddress) return refuseUpgrade(socket, 429, 'Too Many Requests');
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, address, request.url ?? '/connect', anonymous));
   }
 
-  private accept(ws: WebSocket, address: string, url: string) {
+  private accept(ws: WebSocket, address: string, url: string, anonymous: boolean) {
     const connection = new Connection(ws, address, this.limits);
     this.connections.add(connection);
     adjust(this.perAddress, address, 1);
+    if (anonymous) {
+      adjust(this.anonymousPerAddress, address, 1);
+      this.anonymousTotal += 1;
+    }
     ws.on('close', () => {
       this.connections.delete(connection);
       adjust(this.perAddress, address, -1);
+      if (anonymous) {
+        adjust(this.anonymousPerAddress, address, -1);
+        this.anonymousTotal -= 1;
+      }
       if (connection.stored) adjust(this.perUser, connection.stored.userId, -1);
       connection.onClosed();
     });
@@ -263,6 +281,12 @@ export class ConnectHub {
     // Counted from here, before the awaits, so that simultaneous connects of one user cannot all pass the check.
     connection.stored = token;
     adjust(this.perUser, caller.userId, 1);
+    // A connect writes the user and may send user.updated: it counts against the user's budget (and its platform's)
+    // of the operation Connect, as an HTTP call counts against its operation's.
+    const decision = ctx.rateLimits.enabled ? await ctx.rateLimits.take({ kind: 'user', ...token }, platformOf(caller.client), CONNECT_OPERATION) : undefined;
+    if (decision && !decision.allowed) {
+      throw new StreamError(ErrorCode.RateLimit, `user "${caller.userId}" connects too often: the limit is ${decision.limit} a minute, try again in ${decision.retryAfterSeconds} s`);
+    }
     await admitUser(ctx, token, caller.details);
     if (connection.closed) return undefined;
     await addPresence(ctx, connection.id, caller.userId);

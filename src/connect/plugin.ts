@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ActivityRecorder } from '../activity/service.js';
 import type { ConnectLimits } from '../config.js';
 import type { ServiceContext } from '../context.js';
+import type { TrustProxy } from '../lib/network.js';
 import { ConnectHub } from './hub.js';
 
 declare module 'fastify' {
@@ -22,7 +23,7 @@ export interface ConnectDeps {
   ctx: ServiceContext;
   activity?: ActivityRecorder;
   limits?: Partial<ConnectLimits>;
-  trustProxy?: boolean;
+  trustProxy?: TrustProxy | boolean;
   heartbeatMs?: number;
 }
 

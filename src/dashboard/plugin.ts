@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RouteH
 import type { ServiceContext } from '../context.js';
 import { envelopeOf, toStreamError } from '../http/envelope.js';
 import { ErrorCode, StreamError } from '../http/errors.js';
+import { isLocalRequest } from '../lib/network.js';
 import { projectPath } from '../lib/paths.js';
 import { ROUTE_SCHEMAS, parseForm } from './forms.js';
 import { authPages } from './pages/auth.js';
@@ -49,7 +50,12 @@ export interface DashboardOptions {
   signInLimit?: SignInLimit;
   /** The clock of sessions and the sign-in limit (tests move it). */
   now?: () => number;
+  /** Served only to requests from this machine (DASHBOARD unset): any other request is answered 404, as an unknown URL. */
+  localOnly?: boolean;
 }
+
+/** HSTS for a year: the API secret is typed into the sign-in form, so the browser must never fall back to http. */
+const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -196,6 +202,11 @@ async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions) 
   app.decorateRequest('dashboardOperation', undefined);
 
   app.addHook('onRequest', async (request, reply) => {
+    if (options.localOnly && !isLocalRequest(request.raw, options.publicUrl)) {
+      const unknown = new StreamError(ErrorCode.DoesNotExist, `${request.method} ${request.url.split('?')[0]} is not a known endpoint`);
+      return reply.code(404).type('application/json; charset=utf-8').send(envelopeOf('Request', unknown, request.startedAt || process.hrtime.bigint()));
+    }
+    if (request.protocol === 'https' || options.publicUrl?.startsWith('https:')) reply.header('strict-transport-security', STRICT_TRANSPORT_SECURITY);
     reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
     reply.header('x-frame-options', 'DENY');
     reply.header('x-content-type-options', 'nosniff');

@@ -30,3 +30,11 @@ export async function deleteExpiredExports(db: Db): Promise<number> {
   const result = await db.deleteFrom('exports').where('expires_at', '<', sql<bigint>`now()`).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Deletes the export files of export tasks that name any of these users. */
+export async function deleteExportsOfUsers(trx: Tx, userIds: readonly string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  await sql`
+    DELETE FROM exports WHERE task_id IN (
+      SELECT id FROM tasks WHERE type = 'ExportUsers' AND payload -> 'user_ids' ?| ARRAY[${sql.join(userIds.map((id) => sql`${id}::text`))}]::text[])`.execute(trx);
+}

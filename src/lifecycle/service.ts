@@ -2,11 +2,14 @@
 // calls validate and lock every id, apply what must be visible at once, and enqueue a task in the same transaction
 // (the run*Task functions below are what the worker's handlers call). Unknown ids fail the whole request before
 // anything changes.
+import { pseudonymizeActivity } from '../activity/store.js';
 import type { ServiceContext } from '../context.js';
 import { inTransaction } from '../db/locks.js';
 import type { JsonObject, Tx } from '../db/schema.js';
 import { inputError, notFound } from '../http/errors.js';
-import { enqueueTask } from '../tasks/store.js';
+import { deleteExportsOfUsers } from '../exports/store.js';
+import { enqueueTask, pruneResultUsers, reduceResultUsersToIds } from '../tasks/store.js';
+import { deleteUserDeliveries } from '../webhooks/store.js';
 import { userV2, type UserRow, type UserV2 } from '../users/representation.js';
 import { userActivation, userDeleted, userUpdated, type AppliedDeletion } from '../webhooks/events.js';
 import { checkUniqueUsernames } from '../users/service.js';
@@ -237,7 +240,7 @@ interface TaskUsers<Options> {
 export async function runDeactivateUsersTask(ctx: ServiceContext, trx: Tx, payload: TaskUsers<DeactivateOptions>): Promise<{ users: UserV2[] }> {
   await lockUsers(trx, payload.user_ids); // the lock order: rows first, in id order (src/db/locks.ts)
   const rows = await applyDeactivation(ctx, trx, payload.user_ids, payload.options);
-  return { users: rows.map(userV2) };
+  return { users: rows.map((row) => userV2(row)) };
 }
 
 /**
@@ -295,7 +298,7 @@ export async function runDeactivateUsersTasks(
   const changedIds = new Set(changed.map((row) => row.id));
   const others = await findUsersByIds(trx, ids.filter((id) => !changedIds.has(id)));
   const live = [...changed, ...others.filter((row) => row.deleted_at === null)];
-  return payloads.map((payload) => ({ users: inIdOrder(live, payload.user_ids).map(userV2) }));
+  return payloads.map((payload) => ({ users: inIdOrder(live, payload.user_ids).map((row) => userV2(row)) }));
 }
 
 /** ReactivateUsers: a user already active is left as it is; a username conflict fails the whole task. */
@@ -303,7 +306,7 @@ export async function runReactivateUsersTask(ctx: ServiceContext, trx: Tx, paylo
   // The lock order (src/db/locks.ts): the rows, in id order, before the usernames applyReactivation locks.
   await lockUsers(trx, payload.user_ids);
   const rows = await applyReactivation(ctx, trx, payload.user_ids, payload.options);
-  return { users: rows.map(userV2) };
+  return { users: rows.map((row) => userV2(row)) };
 }
 
 /** How strong a deletion mode is: soft < pruning < hard. */
@@ -329,11 +332,20 @@ export async function runDeleteUsersTask(ctx: ServiceContext, trx: Tx, payload: 
   // The state before: for a hard deletion, the last there is.
   const before = announce ? new Map((await findUsersByIds(trx, due.map((user) => user.id))).map((row) => [row.id, row])) : undefined;
 
-  await pruneDeletedUsers(trx, withMode('pruning'));
+  const pruned = withMode('pruning');
+  await pruneDeletedUsers(trx, pruned);
+  await pruneResultUsers(trx, pruned);
   const hard = withMode('hard');
   if (hard.length > 0) {
-    await insertTombstones(trx, await ctx.tombstones.hashes(trx, hard));
+    const hashes = await ctx.tombstones.hashes(trx, hard);
+    await insertTombstones(trx, hashes);
     await removeDeletedUsers(trx, hard);
+    await pseudonymizeActivity(trx, hard.map((id, i) => ({ id, hash: hashes[i]! })));
+    // Nothing of the user stays behind the tombstone: its id in monthly activity (above), its data in finished task
+    // results, its export files, and the webhook deliveries that carried it (before this deletion's own user.deleted is written, below).
+    await reduceResultUsersToIds(trx, hard);
+    await deleteExportsOfUsers(trx, hard);
+    await deleteUserDeliveries(trx, hard);
   }
   for (const mode of ['soft', 'pruning'] as const) await setDeletionApplied(trx, withMode(mode), mode);
 

@@ -1,15 +1,21 @@
 // GET /metrics for Prometheus, and the hook that counts every answered request. With a token configured
 // (METRICS_TOKEN), a scrape must send `Authorization: Bearer <token>` and anything else gets a 401 envelope; without
-// one, server.ts serves /metrics only when HOST is a loopback address (else it does not exist: 404).
+// one, /metrics answers only requests from this machine, decided per request (else it does not exist: 404).
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, StreamError } from '../http/errors.js';
 import { withErrors } from '../http/schemas.js';
+import { isLocalRequest } from '../lib/network.js';
 import type { Metrics } from './registry.js';
 
 export interface MetricsOptions {
   /** Bearer token scrapes must present. */
   token?: string;
+  /**
+   * Without a token: whether /metrics answers only requests from this machine (lib/network.ts isLocalRequest), any
+   * other getting 404 as an unknown URL; PUBLIC_URL's host counts as a local name.
+   */
+  localOnly?: { publicUrl?: string };
 }
 
 /** The label an answered request is counted under: Stream's OperationId, else the route, else "unmatched". */
@@ -55,6 +61,9 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics, options:
       },
     },
     async (request, reply) => {
+      if (options.token === undefined && options.localOnly && !isLocalRequest(request.raw, options.localOnly.publicUrl)) {
+        throw new StreamError(ErrorCode.DoesNotExist, `${request.method} ${request.url.split('?')[0]} is not a known endpoint`);
+      }
       if (options.token !== undefined && !bearerMatches(request.headers.authorization, options.token)) {
         throw new StreamError(ErrorCode.Authentication, 'the metrics need Authorization: Bearer <METRICS_TOKEN>', { statusCode: 401 });
       }

@@ -3,7 +3,10 @@
 //   server-side calls  → the app's `server_side` budget of the operation;
 //   user-token calls   → the app's budget of the operation on the caller's platform (from X-Stream-Client), and the
 //                        user's own budget of the operation (Stream: 60 a minute per user, endpoint and platform);
-//   anonymous calls and refused requests → a budget of the client address, in this process's memory only.
+//   anonymous calls and refused requests → a budget of the client address, in this process's memory only; an anonymous
+//                        call a route accepts (CreateGuest) also counts, while the address is within its budget,
+//                        against the app's budget of the operation on the caller's platform, as a user's call does.
+// WebSocket connects count as the operation `Connect` (CONNECT_OPERATION), against the same buckets as a request.
 // The app-level and user budgets live in `Counters` (memory on the embedded database; the database when several
 // processes share one, reserved in blocks off the request path, see store.ts), so they hold across instances.
 import type { Caller } from '../auth/core.js';
@@ -11,6 +14,7 @@ import type { RateLimitConfig } from '../config.js';
 import type { Db } from '../db/schema.js';
 import { MemoryCounters, type Counters } from './counters.js';
 import { DatabaseCounters, purgeOldCounters, type FallbackListener } from './store.js';
+import { addressKey } from '../lib/network.js';
 
 /** Stream's published per-minute limits per platform (reference §5), for the operations this server serves. */
 export const STREAM_PER_MINUTE_LIMITS: Record<string, number> = {
@@ -31,6 +35,8 @@ export const STREAM_PER_MINUTE_LIMITS: Record<string, number> = {
   GetApp: 10_000,
 };
 const DEFAULT_PER_MINUTE = 1000;
+/** The operation a WebSocket connect counts against (not an HTTP route: reported by GetRateLimits beside them). */
+export const CONNECT_OPERATION = 'Connect';
 /** Stream: every user is limited to 60 requests per minute per endpoint and platform. */
 const USER_PER_MINUTE = 60;
 const ADDRESS_PER_MINUTE = 1000;
@@ -146,7 +152,8 @@ export class RateLimits {
     const { window } = this.window();
     const app: Bucket = { key: `${platform}:${operation}`, limit: this.operationLimit(operation) };
     if (caller.kind === 'server') return this.decide([app], await this.count([app], window));
-    const user: Bucket = { key: `user:${caller.userId}:${operation}`, limit: this.userLimit() };
+    // Stream: per user, endpoint and platform.
+    const user: Bucket = { key: `user:${caller.userId}:${platform}:${operation}`, limit: this.userLimit() };
     const [userCount] = await this.count([user], window);
     if (userCount! > user.limit) return this.decide([user], [userCount!]);
     const [appCount] = await this.count([app], window);
@@ -167,10 +174,25 @@ export class RateLimits {
     if (this.counters instanceof DatabaseCounters) this.counters.onFallback(listener);
   }
 
-  /** Counts an anonymous call or a refused request against its client address. */
+  /** Counts an anonymous call or a refused request against its client address (keyed by addressKey). */
   takeForAddress(address: string): RateDecision {
-    const bucket = { key: address, limit: this.addressLimit() };
+    const bucket = { key: addressKey(address), limit: this.addressLimit() };
     return this.decide([bucket], this.addresses.incrementNow([bucket.key], this.window().window));
+  }
+
+  /**
+   * Counts an anonymous call a route accepts (CreateGuest): against its client address, and, while the address is
+   * within its budget, against the app's budget of the operation on its platform, so that many addresses together
+   * cannot create more guests than the app allows.
+   */
+  async takeAnonymous(address: string, platform: Exclude<Platform, 'server_side'>, operation: string): Promise<RateDecision> {
+    const own = { key: addressKey(address), limit: this.addressLimit() };
+    const { window } = this.window();
+    const [ownCount] = this.addresses.incrementNow([own.key], window);
+    if (ownCount! > own.limit) return this.decide([own], [ownCount!]);
+    const app: Bucket = { key: `${platform}:${operation}`, limit: this.operationLimit(operation) };
+    const [appCount] = await this.count([app], window);
+    return this.decide([app, own], [appCount!, ownCount!]);
   }
 
   /** GetRateLimits: the app's budgets of `operations` on each platform asked for, as used so far in this window. */

@@ -4,7 +4,7 @@ import type { Db, Micros } from '../db/schema.js';
 import { signedExportUrl } from '../exports/service.js';
 import { notFound } from '../http/errors.js';
 import { toJsonText } from '../lib/json.js';
-import { findTask, listTaskSummaries, queueState, type TaskQueueState, type TaskRecord, type TaskSummary } from './store.js';
+import { findTask, listTaskSummaries, purgeFinishedTasks, queueState, type TaskQueueState, type TaskRecord, type TaskSummary } from './store.js';
 
 /** How a path family writes a task: its date-times, and its stored result (JSON text whose dates are integer ns). */
 export interface TaskRepresentation {
@@ -56,4 +56,23 @@ export async function getTaskRecord(ctx: ServiceContext, id: string): Promise<Ta
   const task = UUID.test(id) ? await findTask(ctx.db, id) : undefined;
   if (!task) throw notFound(`task "${id}" does not exist`);
   return task;
+}
+
+/** Finished tasks deleted per statement: each batch is its own short statement, so none holds the database long. */
+const PURGE_BATCH = 500;
+/** Batches per housekeeping pass at most; what is left waits for the next pass. */
+const PURGE_BATCHES = 20;
+
+/**
+ * Housekeeping: deletes tasks finished (completed or failed) more than `retentionMs` ago, with their results and
+ * export files, oldest first, in bounded batches. Returns how many went.
+ */
+export async function purgeOldTasks(db: Db, retentionMs: number, batch = PURGE_BATCH): Promise<number> {
+  let purged = 0;
+  for (let i = 0; i < PURGE_BATCHES; i++) {
+    const deleted = await purgeFinishedTasks(db, retentionMs, batch);
+    purged += deleted;
+    if (deleted < batch) break;
+  }
+  return purged;
 }

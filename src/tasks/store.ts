@@ -327,3 +327,40 @@ export async function listTaskSummaries(db: Db, page: { limit: number; offset: n
     LIMIT ${page.limit} OFFSET ${page.offset}`.execute(db);
   return result.rows;
 }
+
+const textArray = (values: readonly string[]) => sql`ARRAY[${sql.join(values.map((value) => sql`${value}::text`))}]::text[]`;
+
+/**
+ * Rewrites the users of these ids in the results of finished tasks that name them (DeactivateUsers and
+ * ReactivateUsers keep `{users: [...]}`) with `rewrite`, a jsonb expression over the stored user `u`.
+ */
+async function rewriteResultUsers(trx: Tx, userIds: readonly string[], rewrite: RawBuilder<unknown>): Promise<void> {
+  if (userIds.length === 0) return;
+  const ids = textArray(userIds);
+  await sql`
+    UPDATE tasks SET result = jsonb_set(result, '{users}', (
+      SELECT coalesce(jsonb_agg(CASE WHEN u ->> 'id' = ANY(${ids}) THEN ${rewrite} ELSE u END ORDER BY n), '[]'::jsonb)
+      FROM jsonb_array_elements(result -> 'users') WITH ORDINALITY AS e(u, n)))
+    WHERE payload -> 'user_ids' ?| ${ids} AND status = 'completed' AND jsonb_typeof(result -> 'users') = 'array'`.execute(trx);
+}
+
+/** Hard deletion: a user in a finished task's result becomes its id alone. */
+export function reduceResultUsersToIds(trx: Tx, userIds: readonly string[]): Promise<void> {
+  return rewriteResultUsers(trx, userIds, sql`jsonb_build_object('id', u -> 'id')`);
+}
+
+/** Pruning: a user in a finished task's result loses what pruning clears in the user (lifecycle/store.ts pruneDeletedUsers). */
+export function pruneResultUsers(trx: Tx, userIds: readonly string[]): Promise<void> {
+  return rewriteResultUsers(trx, userIds, sql`(u - 'name' - 'image' - 'teams_role' - 'privacy_settings') || '{"custom": {}, "language": ""}'::jsonb`);
+}
+
+/** Deletes up to `limit` tasks finished more than `retentionMs` ago, oldest first (their export files with them). */
+export async function purgeFinishedTasks(db: Db, retentionMs: number, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM tasks WHERE id IN (
+      SELECT id FROM tasks
+      WHERE status IN ('completed', 'failed') AND updated_at < now() - make_interval(secs => ${retentionMs / 1000})
+      ORDER BY updated_at
+      LIMIT ${limit})`.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}

@@ -47,7 +47,11 @@ export interface FullUserV2 extends UserV2 {
 }
 
 
-export function userV2(row: UserRow): UserV2 {
+/**
+ * `asOther`: the user as another user's token sees it (README "What a user token may do"): without who it blocks, its
+ * token cut-off and its privacy settings. v2 keeps `blocked_user_ids` as `[]`, since node-sdk's types require the field.
+ */
+export function userV2(row: UserRow, asOther = false): UserV2 {
   const user: UserV2 = {
     id: row.id,
     role: row.role,
@@ -61,18 +65,18 @@ export function userV2(row: UserRow): UserV2 {
     invisible: row.invisible,
     shadow_banned: row.shadow_banned,
     bypass_moderation: row.bypass_moderation,
-    blocked_user_ids: row.blocked_user_ids,
+    blocked_user_ids: asOther ? [] : row.blocked_user_ids,
   };
   if (row.name !== null) user.name = row.name;
   if (row.image !== null) user.image = row.image;
   if (row.teams_role !== null) user.teams_role = row.teams_role;
-  if (row.privacy_settings !== null) user.privacy_settings = row.privacy_settings;
+  if (row.privacy_settings !== null && !asOther) user.privacy_settings = row.privacy_settings;
   // One by one, in this order (no intermediate object: query responses build users by the hundred).
   if (row.last_active !== null) user.last_active = microsToNanos(row.last_active);
   if (row.deactivated_at !== null) user.deactivated_at = microsToNanos(row.deactivated_at);
   if (row.deleted_at !== null) user.deleted_at = microsToNanos(row.deleted_at);
   if (row.ban_expires !== null) user.ban_expires = microsToNanos(row.ban_expires);
-  if (row.revoke_tokens_issued_before !== null) user.revoke_tokens_issued_before = microsToNanos(row.revoke_tokens_issued_before);
+  if (row.revoke_tokens_issued_before !== null && !asOther) user.revoke_tokens_issued_before = microsToNanos(row.revoke_tokens_issued_before);
   return user;
 }
 
@@ -90,8 +94,8 @@ function withEmptyChatFields<T extends object>(user: T) {
   });
 }
 
-export function fullUserV2(row: UserRow): FullUserV2 {
-  return withEmptyChatFields(userV2(row));
+export function fullUserV2(row: UserRow, asOther = false): FullUserV2 {
+  return withEmptyChatFields(userV2(row, asOther));
 }
 
 // --- v1 ---------------------------------------------------------------------------------------------------------------
@@ -110,7 +114,8 @@ function flattenedCustom(custom: Record<string, unknown> | undefined): Record<st
   return flat;
 }
 
-export function userV1(row: UserRow): UserV1 {
+/** `asOther`: as userV2's; v1 leaves `blocked_user_ids` out altogether for another user. */
+export function userV1(row: UserRow, asOther = false): UserV1 {
   const user: UserV1 = { ...flattenedCustom(row.custom), id: row.id };
   if (row.name !== null) user.name = row.name;
   if (row.image !== null) user.image = row.image;
@@ -125,21 +130,23 @@ export function userV1(row: UserRow): UserV1 {
     deactivated_at: rfc3339(row.deactivated_at),
     deleted_at: rfc3339(row.deleted_at),
     ban_expires: rfc3339(row.ban_expires),
-    revoke_tokens_issued_before: rfc3339(row.revoke_tokens_issued_before),
+    revoke_tokens_issued_before: asOther ? undefined : rfc3339(row.revoke_tokens_issued_before),
   };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) user[key] = value;
   user.banned = row.banned;
   user.online = row.online ?? false;
   user.invisible = row.invisible;
   user.shadow_banned = row.shadow_banned;
-  user.blocked_user_ids = row.blocked_user_ids;
-  if (row.privacy_settings !== null) user.privacy_settings = row.privacy_settings;
+  if (!asOther) {
+    user.blocked_user_ids = row.blocked_user_ids;
+    if (row.privacy_settings !== null) user.privacy_settings = row.privacy_settings;
+  }
   return user;
 }
 
 /** The v1 twin of FullUserResponse (upsert, partial update, query; and `me` of a WebSocket health.check). */
-export function fullUserV1(row: UserRow): UserV1 {
-  return withEmptyChatFields(userV1(row));
+export function fullUserV1(row: UserRow, asOther = false): UserV1 {
+  return withEmptyChatFields(userV1(row, asOther));
 }
 
 const V2_TIME_FIELDS = ['created_at', 'updated_at', 'last_active', 'deactivated_at', 'deleted_at', 'ban_expires', 'revoke_tokens_issued_before'];

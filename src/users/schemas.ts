@@ -62,8 +62,11 @@ export const UserRequestV1 = Type.Object(
 
 // --- the user in a response ------------------------------------------------------------------------------------------
 
-/** The fields of a user both families write, with the family's date-times. */
-function userResponseFields(time: TSchema) {
+/**
+ * The fields of a user both families write, with the family's date-times. v1 leaves `blocked_user_ids` out of other
+ * users (a user token sees who another user blocks in neither family; v2 writes `[]`, which node-sdk's types require).
+ */
+function userResponseFields(time: TSchema, family: 'v1' | 'v2') {
   return {
     id: Type.String(),
     name: Type.Optional(Type.String()),
@@ -83,7 +86,7 @@ function userResponseFields(time: TSchema) {
     online: Type.Boolean(),
     invisible: Type.Boolean(),
     shadow_banned: Type.Boolean(),
-    blocked_user_ids: Type.Array(Type.String()),
+    blocked_user_ids: family === 'v2' ? Type.Array(Type.String()) : Type.Optional(Type.Array(Type.String())),
     privacy_settings: Type.Optional(PrivacySettings),
   };
 }
@@ -99,7 +102,7 @@ const chatFields = {
   unread_threads: Type.Integer(),
 };
 
-const v2UserFields = { ...userResponseFields(Nanos), custom: JsonObject, bypass_moderation: Type.Optional(Type.Boolean()) };
+const v2UserFields = { ...userResponseFields(Nanos, 'v2'), custom: JsonObject, bypass_moderation: Type.Optional(Type.Boolean()) };
 
 export const UserResponse = Type.Object(
   { ...v2UserFields, devices: Type.Optional(Type.Array(JsonObject)), push_notifications: Type.Optional(JsonObject) },
@@ -113,10 +116,10 @@ export const FullUserResponse = Type.Object(
 
 const flattened = { additionalProperties: true, description: 'Custom fields appear as additional top-level properties.' };
 
-export const UserResponseV1 = Type.Object(userResponseFields(DateTimeV1), { $id: 'UserResponseV1', title: 'UserResponseV1', ...flattened });
+export const UserResponseV1 = Type.Object(userResponseFields(DateTimeV1, 'v1'), { $id: 'UserResponseV1', title: 'UserResponseV1', ...flattened });
 
 export const FullUserResponseV1 = Type.Object(
-  { ...userResponseFields(DateTimeV1), ...chatFields },
+  { ...userResponseFields(DateTimeV1, 'v1'), ...chatFields },
   { $id: 'FullUserResponseV1', title: 'FullUserResponseV1', ...flattened },
 );
 

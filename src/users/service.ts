@@ -19,7 +19,7 @@ import type { UserRow } from './representation.js';
 import type { QueryUsersPayload, UpdateUserPartialRequest, UserRequest } from './schemas.js';
 import { deleteBlock, insertBlock, listBlockers, listBlocks } from './store/blocks.js';
 import { compileChanges, replaceCustom } from './store/changes.js';
-import { selectQueriedUsers, type QueryScope } from './store/query.js';
+import { isRareNameAutocomplete, plannedQueryCost, prepareQueryUsers, runQueryUsers, selectQueriedUsers, type QueryScope } from './store/query.js';
 import { findNameConflict, lockUsernames } from './store/usernames.js';
 import {
   findUsersByIds,
@@ -297,8 +297,25 @@ async function queryScopeOf(ctx: ServiceContext, caller: Caller): Promise<QueryS
   return { teamsOf: { userId: caller.userId, teams: self?.teams ?? [] } };
 }
 
+/**
+ * queryUsers. A user token's query is planned first and refused when its planned cost is over the client query cap
+ * (LIMIT_CLIENT_QUERY_COST): Stream's language lets clients filter and sort on custom fields, which no index serves,
+ * and on the embedded database a statement cannot be interrupted once it runs. Server-side callers keep the whole
+ * language (on PostgreSQL, statement_timeout bounds them).
+ */
 export async function queryUsers(ctx: ServiceContext, caller: Caller, payload: QueryUsersPayload): Promise<UserRow[]> {
-  return selectQueriedUsers(ctx.db, payload, await queryScopeOf(ctx, caller), ctx.limits);
+  const statement = await prepareQueryUsers(ctx.db, payload, await queryScopeOf(ctx, caller), ctx.limits);
+  // A name $autocomplete of a rare prefix reads only its few matches, which the planner cannot tell.
+  if (caller.kind !== 'server' && !(await isRareNameAutocomplete(ctx.db, payload, ctx.limits))) {
+    const cost = await plannedQueryCost(ctx.db, statement);
+    if (cost > ctx.limits.clientQueryCost) {
+      throw inputError(
+        `the query would read too much of the users table (planned cost ${Math.round(cost)}, over the client query cap of ${ctx.limits.clientQueryCost}): ` +
+          'add a filter on an indexed field (id, name, a custom field with $eq, teams, created_at), or run it server-side',
+      );
+    }
+  }
+  return runQueryUsers(ctx.db, statement);
 }
 
 // --- guests ------------------------------------------------------------------------------------------------------------
@@ -311,11 +328,22 @@ function guestId(requested: string): string {
   return `${requested.slice(0, 255 - suffix.length - 1)}-${suffix}`;
 }
 
+/**
+ * What a guest may not be given, as a user may not give itself: a role other than `guest`, teams or per-team roles
+ * (`teams: []` and null, as in an upsert, are not sent).
+ */
+function checkGuestFields(user: UserRequest) {
+  if (user.role !== undefined && user.role !== 'guest') throw notAllowed('a guest user\'s role is guest: role can only be updated server-side');
+  if (user.teams && user.teams.length > 0) throw notAllowed('user teams can only be updated server-side');
+  if (user.teams_role !== undefined && user.teams_role !== null) throw notAllowed('user teams_role can only be updated server-side');
+}
+
 export async function createGuest(ctx: ServiceContext, _caller: Caller, user: UserRequest): Promise<{ row: UserRow; accessToken: string }> {
   const settings = await ctx.settings.get();
   if (settings.guest_user_creation_disabled) throw notAllowed('guest user creation is disabled for this app');
   if (settings.multi_tenant_enabled) throw notAllowed('guest users are not available for multi-tenant apps');
-  const { input } = toUpsertInput({ ...user, role: 'guest' }, ctx.limits);
+  checkGuestFields(user);
+  const { input } = toUpsertInput({ ...user, role: 'guest', teams: null, teams_role: undefined }, ctx.limits);
   const row = await inTransaction(ctx.db, async (trx) => {
     if (settings.enforce_unique_usernames !== 'no') await lockUsernames(trx, [user.name]);
     let created: UserRow | undefined;
@@ -327,7 +355,7 @@ export async function createGuest(ctx: ServiceContext, _caller: Caller, user: Us
         image: input.image,
         role: 'guest',
         language: input.language ?? '',
-        teams_role: input.teams_role,
+        teams_role: null,
         invisible: input.invisible ?? false,
         privacy_settings: input.privacy_settings,
         custom: input.custom,

@@ -366,3 +366,9 @@ export async function listFailed(db: Db, hookId: string, limit: number): Promise
     ORDER BY seq DESC LIMIT ${limit}`.execute(db);
   return result.rows;
 }
+
+/** A hard deletion: the user's deliveries go, whatever their state (the deletion's own user.deleted is written after). */
+export async function deleteUserDeliveries(trx: Tx, userIds: readonly string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  await sql`DELETE FROM webhook_deliveries WHERE user_id IN (${sql.join(userIds.map((id) => sql`${id}`))})`.execute(trx);
+}

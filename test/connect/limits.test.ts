@@ -45,7 +45,7 @@ async function waitFor(check: () => boolean, timeoutMs = 10_000) {
 
 describe('WebSocket limits', () => {
   it('refuses an address its connection past the limit (429), and takes it again once one closes', async () => {
-    const server = await serverWith({ perAddress: 3 });
+    const server = await serverWith({ perAddress: 3, anonymousPerAddress: 10 });
     const held = [await open(server, anonymous), await open(server, anonymous), await open(server, anonymous)];
     expect(held.map((raw) => raw.status)).toEqual(Array(3).fill('HTTP/1.1 101 Switching Protocols'));
     expect((await open(server, anonymous)).status).toBe('HTTP/1.1 429 Too Many Requests');
@@ -55,7 +55,7 @@ describe('WebSocket limits', () => {
   });
 
   it('refuses connections past the total (503)', async () => {
-    const server = await serverWith({ total: 2 });
+    const server = await serverWith({ total: 2, anonymousShare: 1 });
     await open(server, anonymous);
     await open(server, anonymous);
     expect((await open(server, anonymous)).status).toBe('HTTP/1.1 503 Service Unavailable');
@@ -115,5 +115,41 @@ describe('WebSocket limits', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await waitFor(() => server.app.connectHub.size === 0);
+  });
+
+  it('holds anonymous sockets to their own cap per address and to their share of the total, leaving users their slots', async () => {
+    const perAddress = await serverWith({ anonymousPerAddress: 2 });
+    const held = [await open(perAddress, anonymous), await open(perAddress, anonymous)];
+    expect(held.map((raw) => raw.status)).toEqual(Array(2).fill('HTTP/1.1 101 Switching Protocols'));
+    expect((await open(perAddress, anonymous)).status).toBe('HTTP/1.1 429 Too Many Requests');
+    // The address may still connect as a user.
+    const user = await open(perAddress, asUser('same-address'), false);
+    await waitFor(() => user.received.includes('health.check'));
+
+    const shared = await serverWith({ total: 5, anonymousShare: 0.4, anonymousPerAddress: 100 });
+    expect((await open(shared, anonymous)).status).toBe('HTTP/1.1 101 Switching Protocols');
+    expect((await open(shared, anonymous)).status).toBe('HTTP/1.1 101 Switching Protocols');
+    // Past the anonymous share (2 of 5): 503, while users still have the other 3 slots.
+    expect((await open(shared, anonymous)).status).toBe('HTTP/1.1 503 Service Unavailable');
+    const users = [await open(shared, asUser('u1'), false), await open(shared, asUser('u2'), false), await open(shared, asUser('u3'), false)];
+    await waitFor(() => users.every((raw) => raw.received.includes('health.check')));
+    expect((await open(shared, asUser('u4'), false)).status).toBe('HTTP/1.1 503 Service Unavailable');
+  });
+
+  it('counts each connect against the user\'s Connect budget, and reports it in getRateLimits', async () => {
+    const server = await startServer({ worker: false, rateLimit: { multiplier: 1, overrides: {}, userPerMinute: 2 } });
+    servers.push(server);
+    const statuses: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const raw = await open(server, asUser('reconnecting'), false);
+      await waitFor(() => raw.received.includes('health.check') || raw.received.includes('"error"'));
+      statuses.push(raw.received.includes('"error"') ? raw.received.toString().match(/"code":(\d+)/)![1]! : 'ok');
+      raw.socket.destroy();
+    }
+    expect(statuses).toEqual(['ok', 'ok', '9']);
+    const limits = await server.client.getRateLimits({ web: true, endpoints: 'Connect' });
+    expect(limits.web!.Connect).toMatchObject({ limit: 1000, remaining: 998 });
+    const all = await server.client.getRateLimits({ server_side: true });
+    expect(all.server_side).toHaveProperty('Connect');
   });
 });

@@ -304,10 +304,10 @@ describe('dashboard security', () => {
     } finally {
       await plain.close();
     }
-    expect(loadConfig({}).dashboard).toEqual({ enabled: true, sessionMs: 8 * HOUR });
-    expect(loadConfig({ HOST: '0.0.0.0' }).dashboard.enabled).toBe(false);
-    expect(loadConfig({ HOST: '0.0.0.0', DASHBOARD: 'on' }).dashboard.enabled).toBe(true);
-    expect(loadConfig({ HOST: '127.0.0.1', DASHBOARD: 'off' }).dashboard.enabled).toBe(false);
+    expect(loadConfig({}).dashboard).toEqual({ enabled: 'local', sessionMs: 8 * HOUR });
+    expect(loadConfig({ HOST: '0.0.0.0' }).dashboard.enabled).toBe('off');
+    expect(loadConfig({ HOST: '0.0.0.0', DASHBOARD: 'on' }).dashboard.enabled).toBe('on');
+    expect(loadConfig({ HOST: '127.0.0.1', DASHBOARD: 'off' }).dashboard.enabled).toBe('off');
     expect(loadConfig({ DASHBOARD_SESSION_HOURS: '0.5' }).dashboard.sessionMs).toBe(HOUR / 2);
     expect(() => loadConfig({ DASHBOARD: 'maybe' })).toThrow('DASHBOARD must be on or off, got "maybe"');
   });

@@ -56,6 +56,23 @@ export async function authStillRefused(env: FuzzEnvironment): Promise<string | u
 }
 
 /** Sends `request` as `property` and checks every invariant; throws FuzzViolation if one fails. */
+/** A guest created by any caller is a guest: role guest, no teams, no teams_role. */
+function guestProblems(request: FuzzRequest, response: Observed): string[] {
+  if (!/^\/(api\/v2\/)?guest(\?|$)/.test(request.url)) return [];
+  let user: Record<string, unknown> | undefined;
+  try {
+    user = (JSON.parse(String(response.body)) as { user?: Record<string, unknown> }).user;
+  } catch {
+    return ['a guest was created, but the answer is not JSON'];
+  }
+  if (!user) return ['a guest was created, but the answer has no user'];
+  const problems: string[] = [];
+  if (user.role !== 'guest') problems.push(`a guest was created with role ${JSON.stringify(user.role)}`);
+  if (Array.isArray(user.teams) && user.teams.length > 0) problems.push(`a guest was created with teams ${JSON.stringify(user.teams)}`);
+  if (user.teams_role !== undefined) problems.push(`a guest was created with teams_role ${JSON.stringify(user.teams_role)}`);
+  return problems;
+}
+
 export async function runCase(env: FuzzEnvironment, property: FuzzProperty, request: FuzzRequest): Promise<void> {
   if (env.deadSince) throw new FuzzViolation(['the database stopped answering after an earlier case:'], env.deadSince);
   const problems: string[] = [];
@@ -82,6 +99,7 @@ export async function runCase(env: FuzzEnvironment, property: FuzzProperty, requ
     const refusal = response.status < 300 || (response.status < 400 && !dashboard) ? mustBeRefused(request) : undefined;
     if (refusal) problems.push(`accepted (${response.status}), yet ${refusal}`);
     if (response.status >= 500) problems.push(`answered ${response.status}: a server error`);
+    if (response.status < 300) problems.push(...guestProblems(request, response));
     else if (response.status >= 300 && response.status < 400 && dashboard) {
       problems.push(...dashboardRedirectProblems(response));
     } else if (response.status >= 400) {

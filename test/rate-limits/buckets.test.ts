@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { credentialsOf } from '../../src/auth/core.js';
+import type { TrustProxy } from '../../src/lib/network.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { API_KEY, API_SECRET, serverToken, signToken } from '../helpers/server.js';
 
@@ -20,7 +21,7 @@ afterAll(async () => {
 const MID_WINDOW = Math.floor(Date.now() / 60_000) * 60_000 + 30_000;
 
 /** An app with Stream's own limits (multiplier 1) and a clock that stands still, driven in-process. */
-async function appWith(rateLimit: Record<string, unknown> = {}, trustProxy = false): Promise<FastifyInstance> {
+async function appWith(rateLimit: Record<string, unknown> = {}, trustProxy: TrustProxy | boolean = false): Promise<FastifyInstance> {
   return buildApp({
     db: database.db,
     credentials: credentialsOf(API_KEY, API_SECRET),
@@ -109,6 +110,89 @@ describe('rate-limit buckets', () => {
       expect(refused.headers['x-ratelimit-remaining']).toBe('3');
     } finally {
       await trusted.close();
+    }
+  });
+
+  it('counts anonymous CreateGuest calls against the app\'s CreateGuest budget of their platform, from any address', async () => {
+    const app = await appWith({ overrides: { CreateGuest: 4 } });
+    try {
+      const guest = (address: string, client = 'stream-chat-javascript-client-browser-9.0.0') =>
+        app.inject({
+          method: 'POST',
+          url: `/api/v2/guest?api_key=${API_KEY}`,
+          remoteAddress: address,
+          headers: { 'stream-auth-type': 'anonymous', 'content-type': 'application/json', 'x-stream-client': client },
+          payload: { user: { id: 'visitor' } },
+        });
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await guest(`198.51.100.${i}`)).statusCode);
+      // Six addresses, one app: the app's web budget of 4 holds.
+      expect(statuses).toEqual([201, 201, 201, 201, 429, 429]);
+      // Another platform has its own budget.
+      expect((await guest('198.51.100.77', 'stream-chat-android-6.0.0')).statusCode).toBe(201);
+      const report = await app.inject({ method: 'GET', url: `/api/v2/rate_limits?api_key=${API_KEY}&endpoints=CreateGuest`, headers: { 'stream-auth-type': 'jwt', authorization: serverToken() } });
+      expect(report.json().web.CreateGuest).toMatchObject({ limit: 4, remaining: 0 });
+      expect(report.json().android.CreateGuest).toMatchObject({ limit: 4, remaining: 3 });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('counts a user\'s calls per platform: a user over its limit on one platform is within it on another', async () => {
+    const app = await appWith({ userPerMinute: 2 });
+    try {
+      const on = (client: string) => queryUsers(app, { authorization: userToken('two-devices'), 'x-stream-client': client });
+      const web = [];
+      for (let i = 0; i < 3; i++) web.push((await on('stream-chat-javascript-client-browser-9.0.0')).statusCode);
+      expect(web).toEqual([200, 200, 429]);
+      expect((await on('stream-chat-swift-4.0.0')).statusCode).toBe(200);
+      expect((await on('stream-chat-android-6.0.0')).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('takes the right-most address no trusted proxy wrote: a client cannot pick its own address', async () => {
+    const bad = { authorization: signToken({ server: true }, { secret: 'wrong-secret' }) };
+    for (const trust of [true, 1, ['127.0.0.1']] as const) {
+      const app = await appWith({ addressPerMinute: 3 }, trust as TrustProxy | boolean);
+      try {
+        const statuses = [];
+        // The client writes whatever it likes left of the address the proxy appends.
+        for (let i = 0; i < 5; i++) statuses.push((await queryUsers(app, { ...bad, 'x-forwarded-for': `10.9.${i}.1, 203.0.113.9` })).statusCode);
+        expect(statuses, String(trust)).toEqual([401, 401, 401, 429, 429]);
+        expect((await queryUsers(app, { ...bad, 'x-forwarded-for': '203.0.113.10' })).statusCode).toBe(401);
+      } finally {
+        await app.close();
+      }
+    }
+    // Two proxies (a list of addresses and CIDRs): the client is the entry left of the trusted ones.
+    const chained = await appWith({ addressPerMinute: 2 }, ['127.0.0.1', '10.0.0.0/8']);
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await queryUsers(chained, { ...bad, 'x-forwarded-for': `172.16.0.${i}, 198.51.100.7, 10.1.1.${i}` })).statusCode);
+      expect(statuses).toEqual([401, 401, 429]);
+    } finally {
+      await chained.close();
+    }
+  });
+
+  it('counts IPv6 clients per /64', async () => {
+    const bad = { authorization: signToken({ server: true }, { secret: 'wrong-secret' }) };
+    const app = await appWith({ addressPerMinute: 2 });
+    try {
+      const from = (remoteAddress: string) =>
+        app.inject({ method: 'GET', url: `/api/v2/users?api_key=${API_KEY}`, remoteAddress, headers: { 'stream-auth-type': 'jwt', ...bad } });
+      const statuses = [];
+      for (const address of ['2001:db8:1:2::1', '2001:db8:1:2:ffff::9', '2001:0db8:0001:0002:abcd::1']) statuses.push((await from(address)).statusCode);
+      expect(statuses).toEqual([401, 401, 429]);
+      // Another /64 is another client; an IPv4-mapped address is its IPv4 one.
+      expect((await from('2001:db8:1:3::1')).statusCode).toBe(401);
+      expect((await from('::ffff:192.0.2.1')).statusCode).toBe(401);
+      expect((await from('192.0.2.1')).statusCode).toBe(401);
+      expect((await from('192.0.2.1')).statusCode).toBe(429);
+    } finally {
+      await app.close();
     }
   });
 });

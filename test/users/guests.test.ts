@@ -76,10 +76,47 @@ describe('POST /api/v2/guest', () => {
     expect(second.user.id).toContain('twin');
   });
 
-  it('makes every guest a guest, whatever role is asked for', async () => {
-    const response = await server.client.createGuest({ user: { id: 'wannabe', role: 'admin' } });
-    expect(response.user.role).toBe('guest');
-    expect((await storedUser(response.user.id))!.role).toBe('guest');
+  it('refuses a guest another role, teams or teams_role (403, code 17), as a user\'s own upsert, and creates nothing', async () => {
+    const anonymous = { 'stream-auth-type': 'anonymous', authorization: '' };
+    for (const [path, user] of [
+      ['/api/v2/guest', { id: 'wannabe', role: 'admin' }],
+      ['/api/v2/guest', { id: 'wannabe', teams: ['red'] }],
+      ['/api/v2/guest', { id: 'wannabe', teams_role: { red: 'admin' } }],
+      ['/guest', { id: 'wannabe', role: 'admin' }],
+      ['/guest', { id: 'wannabe', teams_role: { red: 'admin' } }],
+    ] as const) {
+      const refused = await server.request('POST', path, { headers: anonymous, body: { user } });
+      expect(refused.status, JSON.stringify(user)).toBe(403);
+      expect(refused.body).toMatchObject({ code: 17, message: expect.stringMatching(/^CreateGuest failed with error: ".*server-side/) });
+    }
+    await expect(server.client.createGuest({ user: { id: 'wannabe', role: 'admin' } })).rejects.toMatchObject({ code: 17 });
+    const response = await server.client.queryUsers({ payload: { filter_conditions: { id: { $autocomplete: 'wannabe' } } } });
+    expect(response.users).toEqual([]);
+  });
+
+  it('accepts role guest, empty teams, and everything else a user may set on itself; ignores read-only fields', async () => {
+    const anonymous = { 'stream-auth-type': 'anonymous', authorization: '' };
+    const v2 = await server.request('POST', '/api/v2/guest', {
+      headers: anonymous,
+      body: {
+        user: {
+          id: 'fullguest', role: 'guest', teams: [], name: 'Full', image: 'i.png', language: 'fr', invisible: true,
+          privacy_settings: { typing_indicators: { enabled: false } }, custom: { x: 1 },
+          created_at: '2001-01-01T00:00:00Z', banned: true, deactivated_at: '2001-01-01T00:00:00Z', online: true,
+        },
+      },
+    });
+    expect(v2.status).toBe(201);
+    expect(v2.body.user).toMatchObject({ role: 'guest', teams: [], name: 'Full', image: 'i.png', language: 'fr', invisible: true, banned: false, custom: { x: 1 } });
+    expect(v2.body.user).not.toHaveProperty('deactivated_at');
+    // v1 (stream-chat's setGuestUser sends the app's user object as it is): top-level custom fields, read-only ones ignored.
+    const v1 = await server.request('POST', '/guest', {
+      headers: anonymous,
+      body: { user: { id: 'v1guest', role: 'guest', teams: null, teams_role: null, color: 'blue', created_at: '2001-01-01T00:00:00Z', last_active: 'x', online: true } },
+    });
+    expect(v1.status).toBe(201);
+    expect(v1.body.user).toMatchObject({ role: 'guest', color: 'blue' });
+    expect(v1.body.user.created_at).not.toMatch(/^2001/);
   });
 
   it('keeps a long requested id within the 255-character limit', async () => {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import { sameSecret } from '../../auth/core.js';
 import { ErrorCode, StreamError } from '../../http/errors.js';
+import { addressKey } from '../../lib/network.js';
 import type { SignInBody, SignInQuery } from '../forms.js';
 import { apiMessage, redirect, sendHtml, type Dashboard } from '../plugin.js';
 import { clearedSessionCookie, sessionCookie, signSession } from '../session.js';
@@ -32,7 +33,7 @@ export function authPages(dashboard: Dashboard) {
 
   route('POST', '/sign-in', { operation: 'SignIn', public: true }, async (request, reply) => {
     const body = request.body as Static<typeof SignInBody>;
-    const waitSeconds = dashboard.limiter.blockedFor(request.ip);
+    const waitSeconds = dashboard.limiter.blockedFor(addressKey(request.ip));
     if (waitSeconds > 0) {
       reply.header('retry-after', String(waitSeconds));
       const refusal = new StreamError(ErrorCode.RateLimit, `too many failed sign-ins from this address: try again in ${Math.ceil(waitSeconds / 60)} minutes`);
@@ -43,7 +44,7 @@ export function authPages(dashboard: Dashboard) {
     const keyMatches = sameText(body.api_key, credentials.apiKey);
     const secretMatches = sameText(body.api_secret, credentials.apiSecret);
     if (!keyMatches || !secretMatches) {
-      dashboard.limiter.fail(request.ip);
+      dashboard.limiter.fail(addressKey(request.ip));
       const refusal = new StreamError(ErrorCode.AccessKey, 'the API key or secret is wrong');
       return sendHtml(reply, signInPage({ apiKey: body.api_key, error: apiMessage(request, 'SignIn', refusal) }), 401);
     }

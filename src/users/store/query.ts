@@ -6,7 +6,7 @@ import type { UserRow } from '../representation.js';
 import type { QueryUsersPayload } from '../schemas.js';
 import { compileFilter, compileSort, soleNameAutocompleteWords } from './filter.js';
 import { USER_COLUMNS } from './users.js';
-import { nameWordStats, walkIsCheaper } from './word-stats.js';
+import { nameWordStats, prefixShare, walkIsCheaper } from './word-stats.js';
 
 const DEFAULT_LIMIT = 30;
 
@@ -98,8 +98,70 @@ export async function chooseAutocompletePlan(db: Db, payload: QueryUsersPayload,
   return walkIsCheaper(await nameWordStats(db), words, rowsNeeded) ? 'ordered-walk' : 'match-set';
 }
 
+/** Matches of a name prefix few enough to collect and sort at once. */
+const FEW_MATCHES = 1_000;
+
+/**
+ * Whether a query's filter is a name $autocomplete alone whose prefix the word statistics show rare (it starts no
+ * common word, or common words of at most FEW_MATCHES users): its matches, read through the word index, are few,
+ * whatever the planner guesses (it prices every prefix at 2% of the users, see word-stats.ts).
+ */
+export async function isRareNameAutocomplete(db: Db, payload: QueryUsersPayload, limits: InputLimits): Promise<boolean> {
+  const words = soleNameAutocompleteWords(payload.filter_conditions, limits);
+  if (words === undefined) return false;
+  const stats = await nameWordStats(db);
+  return prefixShare(stats, words) * Math.max(stats.users, 0) <= FEW_MATCHES;
+}
+
+/** The statement of a query, with its $autocomplete plan chosen (see chooseAutocompletePlan). */
+export async function prepareQueryUsers(db: Db, payload: QueryUsersPayload, scope: QueryScope, limits: InputLimits): Promise<RawBuilder<UserRow>> {
+  return buildQueryUsersSql(payload, scope, limits, await chooseAutocompletePlan(db, payload, scope, limits));
+}
+
+export async function runQueryUsers(db: Db, statement: RawBuilder<UserRow>): Promise<UserRow[]> {
+  return (await statement.execute(db)).rows;
+}
+
 export async function selectQueriedUsers(db: Db, payload: QueryUsersPayload, scope: QueryScope, limits: InputLimits): Promise<UserRow[]> {
-  const plan = await chooseAutocompletePlan(db, payload, scope, limits);
-  const result = await buildQueryUsersSql(payload, scope, limits, plan).execute(db);
-  return result.rows;
+  return runQueryUsers(db, await prepareQueryUsers(db, payload, scope, limits));
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Total Cost': number;
+  'Parent Relationship'?: string;
+  Filter?: string;
+  Plans?: PlanNode[];
+}
+
+const WALKS = new Set(['Seq Scan', 'Index Scan', 'Index Only Scan']);
+
+/**
+ * The planner's cost of a query (EXPLAIN without ANALYZE: planned, not run), as the most it may read: the cost of
+ * its page (the LIMIT), without the per-row lookups of blocks and presence, which the page size bounds. PostgreSQL
+ * scales the cost of a scan under a LIMIT by the share of its rows it expects to read before the LIMIT is met. It has
+ * no statistics on custom data, so for a scan filtered on a comparison of custom data (anything but containment,
+ * `$eq`, which the GIN index serves) that share is a guess: such a scan counts at its full cost, as when few rows
+ * match it reads them all.
+ */
+export async function plannedQueryCost(db: Db, statement: RawBuilder<UserRow>): Promise<number> {
+  const result = await sql<{ 'QUERY PLAN': unknown }>`EXPLAIN (FORMAT JSON) ${statement}`.execute(db);
+  const raw = result.rows[0]!['QUERY PLAN'];
+  const [{ Plan: root }] = (typeof raw === 'string' ? JSON.parse(raw) : raw) as [{ Plan: PlanNode }];
+  let page: number | undefined;
+  let walks = 0;
+  const queue = [root];
+  while (queue.length > 0) {
+    const node = queue.shift()!;
+    if (node['Parent Relationship'] === 'SubPlan' || node['Parent Relationship'] === 'InitPlan') continue;
+    if (page === undefined && node['Node Type'] === 'Limit') page = node['Total Cost'];
+    if (WALKS.has(node['Node Type']) && node.Filter && estimatesCustomData(node.Filter)) walks = Math.max(walks, node['Total Cost']);
+    queue.push(...(node.Plans ?? []));
+  }
+  return Math.max(page ?? root['Total Cost'], walks);
+}
+
+/** Whether a plan's filter tests custom data other than by containment (`custom @> '…'`). */
+function estimatesCustomData(filter: string): boolean {
+  return /custom(?!\s*@>)/.test(filter);
 }

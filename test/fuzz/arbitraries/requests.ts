@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { DescribedRoute, JsonSchema, RouteParameter } from '../../helpers/routes.js';
 import { API_KEY, signToken } from '../../helpers/server.js';
 import { fromSchema, type Strength } from './schema.js';
-import { customData, dateTime, filterConditions, type Seeds } from './stream.js';
+import { customData, dateTime, filterConditions, guestUser, type Seeds } from './stream.js';
 import { userFileBody } from './user-file.js';
 import { asText, hostileKey, hostileString, hostileValue, idLike, toJsonText } from './values.js';
 
@@ -346,7 +346,15 @@ function bodyFor(route: DescribedRoute, seeds: Seeds): fc.Arbitrary<Body> {
     return hasBody ? genericBody(seeds) : fc.oneof({ weight: 6, arbitrary: fc.constant<Body>({ shape: 'no body' }) }, { weight: 1, arbitrary: genericBody(seeds) });
   }
   const value = (strength: Strength) => fromSchema(schema, undefined, seeds, strength);
+  // CreateGuest: the user with every field a user has, as stream-chat's setGuestUser sends the app's user object.
+  const guests = /^\/(api\/v2\/)?guest$/.test(route.path)
+    ? [
+        { weight: 5, arbitrary: jsonBody('a guest with every user field', guestUser(seeds, false).map((user) => ({ user }))) },
+        { weight: 3, arbitrary: jsonBody('a guest with every user field, hostile values', guestUser(seeds, true).map((user) => ({ user }))) },
+      ]
+    : [];
   return fc.oneof(
+    ...guests,
     { weight: 5, arbitrary: jsonBody('schema-valid JSON', value('valid')) },
     { weight: 5, arbitrary: jsonBody('schema-valid JSON with one hostile change', value('mutated')) },
     { weight: 5, arbitrary: jsonBody('schema-shaped JSON with hostile parts', value('hostile')) },

@@ -202,3 +202,34 @@ export function hintFor(name: string | undefined, schema: { format?: unknown; ty
   if (name && /(^|_)id$/.test(name) && (schema.type === 'string' || schema.type === undefined)) return idLike(seeds.userIds, false);
   return undefined;
 }
+
+/**
+ * A guest's `user` with every field a user has (CreateGuest): the ones a user may set on itself, the server-owned
+ * ones (role, teams, teams_role), read-only ones, and top-level custom fields as v1 sends them; each present or not,
+ * with a fitting value or, when hostile, any.
+ */
+export function guestUser(seeds: Seeds, hostile: boolean): fc.Arbitrary<unknown> {
+  const fields: Array<[string, fc.Arbitrary<unknown>]> = [
+    ...settable(seeds).filter(([key]) => !key.includes('.') && key !== 'revoke_tokens_issued_before'),
+    ['teams', fc.oneof(fc.constant<unknown>([]), fc.constant<unknown>(null), fc.array(fc.constantFrom(...seeds.teams), { maxLength: 2 }))],
+    ['teams_role', fc.oneof(fc.constant<unknown>(null), fc.dictionary(fc.constantFrom(...seeds.teams), fc.constantFrom('admin', 'member'), { maxKeys: 2 }))],
+    ['role', fc.constantFrom<unknown>('guest', 'user', 'admin', null)],
+    ['created_at', dateTime(hostile)],
+    ['updated_at', dateTime(hostile)],
+    ['last_active', dateTime(hostile)],
+    ['deactivated_at', dateTime(hostile)],
+    ['deleted_at', dateTime(hostile)],
+    ['revoke_tokens_issued_before', dateTime(hostile)],
+    ['banned', fc.boolean()],
+    ['shadow_banned', fc.boolean()],
+    ['online', fc.boolean()],
+    ['bypass_moderation', fc.boolean()],
+    ['blocked_user_ids', fc.array(idLike(seeds.userIds), { maxLength: 2 })],
+  ];
+  const valued = fields.map(([key, value]): [string, fc.Arbitrary<unknown>] => [key, hostile ? fc.oneof({ weight: 3, arbitrary: value }, { weight: 1, arbitrary: hostileValue(seeds.userIds) }) : value]);
+  return fc
+    .tuple(idLike(seeds.userIds), fc.subarray(valued), customData(seeds, hostile))
+    .chain(([id, chosen, custom]) =>
+      fc.tuple(...chosen.map(([key, value]) => value.map((v): [string, unknown] => [key, v]))).map((entries) => ({ id, ...Object.fromEntries(entries), custom })),
+    );
+}
