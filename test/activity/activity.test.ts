@@ -2,11 +2,11 @@
 // and calendar month, guests counted, anonymous callers never; the operator's monthly count.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signToken, startServer, type TestServer } from '../helpers/server.js';
+import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
 });
 afterAll(async () => {
   await server?.close();

@@ -6,14 +6,14 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_PATH } from '../../src/api/docs.js';
 import { guardedContext, launchBrowser, screenshot } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('the API reference', () => {
   let server: TestServer;
   let browser: Browser;
 
   beforeAll(async () => {
-    server = await startServer({ worker: false, webhooks: false });
+    server = await startTestServer({ worker: false, webhooks: false });
     browser = await launchBrowser();
   });
   afterAll(async () => {

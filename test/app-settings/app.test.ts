@@ -2,12 +2,12 @@
 // and a user's cut-off set with updateUsersPartial. User tokens are sent raw, as a client-side app would.
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, signToken, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer({ worker: false });
+  server = await startTestServer({ worker: false });
   await server.client.upsertUsers([{ id: 'alice' }, { id: 'bob' }]);
 });
 afterEach(async () => {

@@ -1,11 +1,11 @@
 // Authentication exactly like Stream's, at the HTTP level: the api_key parameter, stream-auth-type, and the JWT.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, API_SECRET, signToken, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
   await server.client.upsertUsers([{ id: 'x' }, { id: 'y' }]);
 });
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { StreamChat } from 'stream-chat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectPortFor, listenConnect } from '../../src/connect/plugin.js';
-import { API_KEY, API_SECRET, signToken, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 /** stream-chat server-side (with the secret): createToken makes user tokens. */
@@ -13,8 +13,8 @@ const clients: StreamChat[] = [];
 const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ worker: false });
-  // The app's settings row, as resolveCredentials makes it when the server starts (startServer does not call it).
+  server = await startTestServer({ worker: false });
+  // The app's settings row, as resolveCredentials makes it when the server starts (startTestServer does not call it).
   await sql`INSERT INTO app_settings (id) VALUES (1) ON CONFLICT DO NOTHING`.execute(server.database.db);
   serverSide = new StreamChat(API_KEY, API_SECRET, { baseURL: server.baseUrl });
 });
@@ -482,7 +482,7 @@ describe('the WS_PORT listener', () => {
 
 describe('shutdown', () => {
   it('closes every connection with 1001 and deletes their rows', async () => {
-    const other = await startServer({ worker: false });
+    const other = await startTestServer({ worker: false });
     try {
       const url = other.baseUrl;
       const token = signToken({ user_id: 'quinn' });

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ConnectLimits } from '../../src/config.js';
 import { openRawWebSocket, type RawSocket } from '../helpers/raw-websocket.js';
-import { API_KEY, signToken, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 const servers: TestServer[] = [];
 const sockets: RawSocket[] = [];
@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function serverWith(limits: Partial<ConnectLimits>): Promise<TestServer> {
-  const server = await startServer({ worker: false, connect: limits });
+  const server = await startTestServer({ worker: false, connect: limits });
   await sql`INSERT INTO app_settings (id) VALUES (1) ON CONFLICT DO NOTHING`.execute(server.database.db);
   servers.push(server);
   return server;
@@ -137,7 +137,7 @@ describe('WebSocket limits', () => {
   });
 
   it('counts each connect against the user\'s Connect budget, and reports it in getRateLimits', async () => {
-    const server = await startServer({ worker: false, rateLimit: { multiplier: 1, overrides: {}, userPerMinute: 2 } });
+    const server = await startTestServer({ worker: false, rateLimit: { multiplier: 1, overrides: {}, userPerMinute: 2 } });
     servers.push(server);
     const statuses: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskHandlers } from '../../src/tasks/handlers.js';
 import { Worker } from '../../src/tasks/worker.js';
 import { guardedContext, launchBrowser, screenshot, type GuardedContext } from '../helpers/browser.js';
-import { API_KEY, API_SECRET, signToken, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, signToken, startTestServer, type TestServer } from '../helpers/server.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const require = createRequire(import.meta.url);
@@ -63,7 +63,7 @@ describe('the dashboard in a browser', () => {
 
   beforeAll(async () => {
     // No worker yet: the bulk-deletion flow starts one while its task page is open, to watch the task complete.
-    server = await startServer({ dashboard: {}, worker: false });
+    server = await startTestServer({ dashboard: {}, worker: false });
     const users = {
       ada: { id: 'ada', name: 'Ada Lovelace', role: 'admin', teams: ['red'], custom: { color: 'blue', level: 3 } },
       grace: { id: 'grace', name: 'Grace Hopper', teams: ['blue'], custom: { color: 'red', languages: ['COBOL', 'FLOW-MATIC'] } },

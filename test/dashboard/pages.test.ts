@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeHtml, html, trusted } from '../../src/dashboard/html.js';
-import { API_KEY, API_SECRET, signToken, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, signToken, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -51,7 +51,7 @@ describe('dashboard pages', () => {
   const apiUser = async (id: string) => (await server.request('GET', '/api/v2/users', { query: { payload: JSON.stringify({ filter_conditions: { id }, include_deactivated_users: true }) } })).body.users[0];
 
   beforeAll(async () => {
-    server = await startServer({ dashboard: {} });
+    server = await startTestServer({ dashboard: {} });
     app = server.app;
     const users: Record<string, object> = {
       ada: { id: 'ada', name: 'Ada Lovelace', role: 'admin', teams: ['red'], custom: { color: 'blue', 'odd key.with dots': 1, level: 3 } },
@@ -258,7 +258,7 @@ describe('dashboard pages', () => {
     expect(list.body).toContain('<td>1 of 5</td>');
 
     // A server without a worker: its tasks stay pending, and their page keeps polling.
-    const idle = await startServer({ dashboard: {}, worker: false });
+    const idle = await startTestServer({ dashboard: {}, worker: false });
     try {
       await idle.request('POST', '/api/v2/users', { body: { users: { someone: { id: 'someone' } } } });
       const queued = await idle.request('POST', '/api/v2/users/deactivate', { body: { user_ids: ['someone'] } });

@@ -11,7 +11,7 @@ import { signServerToken } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
 import { dashboardKeys, signSession } from '../../src/dashboard/session.js';
 import { servedRoutes } from '../helpers/routes.js';
-import { API_KEY, API_SECRET, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
 
 const HOUR = 3_600_000;
 const SESSION_MS = 2 * HOUR;
@@ -65,7 +65,7 @@ describe('dashboard security', () => {
   const alertOf = (body: string) => /role="alert" id="error"><p>(.*?)<\/p>/s.exec(body)?.[1]?.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
   beforeAll(async () => {
-    server = await startServer({ dashboard: { sessionMs: SESSION_MS, now: () => clock, signInLimit: { failures: 3, windowMs: 15 * 60_000 } } });
+    server = await startTestServer({ dashboard: { sessionMs: SESSION_MS, now: () => clock, signInLimit: { failures: 3, windowMs: 15 * 60_000 } } });
     app = server.app;
     const upsert = await server.request('POST', '/api/v2/users', {
       body: { users: { ada: { id: 'ada', name: 'Ada', custom: { color: 'blue' } }, grace: { id: 'grace', name: 'Grace' }, off: { id: 'off', name: 'Off' } } },

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, API_SECRET, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -34,7 +34,7 @@ describe('the Webhooks page', () => {
 
   beforeAll(async () => {
     const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) }));
-    server = await startServer({ dashboard: {}, logger, worker: false, webhooks: { retry: { firstMs: 60_000 } } });
+    server = await startTestServer({ dashboard: {}, logger, worker: false, webhooks: { retry: { firstMs: 60_000 } } });
     app = server.app;
     // Refuses (404, failed at once) until told to accept.
     refusing = await startReceiver(() => ({ status: accepting ? 200 : 404 }));

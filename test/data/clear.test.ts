@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { StreamChat } from 'stream-chat';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEPT_TABLES } from '../../src/data/store.js';
-import { API_KEY, API_SECRET, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 
 async function tableCounts(server: TestServer): Promise<Record<string, number>> {
   const { rows } = await sql<{ name: string }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`.execute(server.database.db);
@@ -31,7 +31,7 @@ async function seed(server: TestServer): Promise<StreamChat> {
 describe('DELETE /operator/data where clearing is allowed', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer({ config: { allowClear: true }, rateLimit: { multiplier: 1, overrides: { GetApp: 3 } } });
+    server = await startTestServer({ config: { allowClear: true }, rateLimit: { multiplier: 1, overrides: { GetApp: 3 } } });
     await sql`INSERT INTO app_settings (id) VALUES (1) ON CONFLICT DO NOTHING`.execute(server.database.db);
   });
   afterAll(() => server?.close());
@@ -92,7 +92,7 @@ describe('DELETE /operator/data where clearing is allowed', () => {
 describe('DELETE /operator/data where clearing is not allowed', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer({ worker: false });
+    server = await startTestServer({ worker: false });
   });
   afterAll(() => server?.close());
 

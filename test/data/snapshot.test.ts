@@ -9,7 +9,7 @@ import { StreamChat } from 'stream-chat';
 import { StreamClient } from '@stream-io/node-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNode } from '../helpers/process.js';
-import { API_KEY, API_SECRET, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapshot-test-'));
@@ -54,7 +54,7 @@ describe('snapshots', () => {
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    source = await startServer({ worker: { pollMs: 100 } });
+    source = await startTestServer({ worker: { pollMs: 100 } });
     await sql`INSERT INTO app_settings (id) VALUES (1) ON CONFLICT DO NOTHING`.execute(source.database.db);
     await seedEveryField(source);
     const response = await source.request('GET', '/operator/users.jsonl');
@@ -64,7 +64,7 @@ describe('snapshots', () => {
     const file = path.join(dir, 'users.jsonl');
     fs.writeFileSync(file, snapshot);
     // The target has a hook for every event before it loads the file: loading must send none.
-    target = await startServer({
+    target = await startTestServer({
       config: { importFile: file },
       webhooks: { pollMs: 100 },
       prepare: async (database) => {

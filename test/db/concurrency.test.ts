@@ -3,13 +3,13 @@
 // refuses it; never 500, and never a 503 from waiting behind the deadlock detector.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describe.runIf(usingPostgres)('concurrent writes of the same users (PostgreSQL)', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer({ worker: false, webhooks: false, rateLimit: { multiplier: 1000, overrides: {} } });
+    server = await startTestServer({ worker: false, webhooks: false, rateLimit: { multiplier: 1000, overrides: {} } });
   }, 60_000);
   afterAll(async () => server?.close());
 

@@ -46,7 +46,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...defaults, port: 0, wsPort: 0, taskPollMs: 500, shutdown: { drainMs: 0, graceMs: 5_000 }, ...overrides };
 }
 
-export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+export async function startTestServer(options: StartOptions = {}): Promise<TestServer> {
   const { worker: workerOptions, webhooks: dispatcherOptions, config, prepare, ...overrides } = options;
   const database = await createTestDatabase();
   await prepare?.(database);

@@ -1,10 +1,10 @@
 // Raw clients may POST without a body where every field is optional: that is an empty object, not an error.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ worker: false });
+  server = await startTestServer({ worker: false });
 });
 afterAll(async () => {
   await server?.close();

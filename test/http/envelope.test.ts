@@ -4,13 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { StreamClient } from '@stream-io/node-sdk';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, API_SECRET, serverToken, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, serverToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ENVELOPE_KEYS = ['StatusCode', 'code', 'details', 'duration', 'message', 'more_info'];
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
   await server.client.upsertUsers([{ id: 'existing', name: 'Existing' }]);
 });
 afterAll(async () => {
@@ -129,7 +129,7 @@ describe('error envelope', () => {
   });
 
   it('answers an internal failure with 500 code -1, never the error itself', async () => {
-    const broken = await startServer();
+    const broken = await startTestServer();
     try {
       await sql`ALTER TABLE users RENAME TO users_moved`.execute(broken.database.db);
       const response = await broken.request('GET', '/api/v2/users');
@@ -243,7 +243,7 @@ describe('rate limiting', () => {
   });
 
   it('answers 429 code 9 with Retry-After past the limit, and the SDK sees metadata.rateLimit', async () => {
-    const limited = await startServer({ rateLimit: { multiplier: 1, overrides: { QueryUsers: 2 } } });
+    const limited = await startTestServer({ rateLimit: { multiplier: 1, overrides: { QueryUsers: 2 } } });
     try {
       // The window is the calendar minute: do not straddle its end.
       const msToNextMinute = 60_000 - (Date.now() % 60_000);

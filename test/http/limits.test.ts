@@ -2,11 +2,11 @@
 // any SQL runs, and the server keeps serving; and the HTTP timeouts that keep a slow client from holding a socket.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, serverToken, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, serverToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ http: { requestTimeoutMs: 1_500, headersTimeoutMs: 1_000 } });
+  server = await startTestServer({ http: { requestTimeoutMs: 1_500, headersTimeoutMs: 1_000 } });
   await server.client.upsertUsers([{ id: 'limited', name: 'Limited One', custom: { color: 'red' } }]);
 });
 afterAll(async () => {
@@ -71,7 +71,7 @@ describe('partial update limits', () => {
   });
 
   it('applies limits set in the configuration', async () => {
-    const strict = await startServer({ limits: { setKeys: 2 } });
+    const strict = await startTestServer({ limits: { setKeys: 2 } });
     try {
       await strict.client.upsertUsers([{ id: 'strict' }]);
       await expectLimit(await strict.request('PATCH', '/api/v2/users', { body: { users: [{ id: 'strict', set: { a: 1, b: 2, c: 3 } }] } }), 'set keys limit is 2');

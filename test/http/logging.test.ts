@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redactUrl, logSerializers } from '../../src/http/logging.js';
-import { serverToken, startServer, type TestServer } from '../helpers/server.js';
+import { serverToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('redactUrl', () => {
   it('replaces credential parameters and token-like values, and keeps the rest', () => {
@@ -28,7 +28,7 @@ describe('request logs', () => {
         done();
       },
     });
-    server = await startServer({ logger: pino({ level: 'info', serializers: logSerializers }, stream) });
+    server = await startTestServer({ logger: pino({ level: 'info', serializers: logSerializers }, stream) });
   });
   afterAll(async () => {
     await server?.close();

@@ -2,12 +2,12 @@
 // policies, blocks across chunks, deleted users and unique usernames; and what the SDK then reads back.
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, serverToken, signToken, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, serverToken, signToken, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer({ webhooks: false });
+  server = await startTestServer({ webhooks: false });
 });
 
 afterAll(async () => {

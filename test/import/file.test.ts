@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { ROOT } from '../helpers/process.js';
 import { parseOptions, UsageError } from '../../src/import/options.js';
-import { API_KEY, API_SECRET, startServer, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'import-file-'));
 
 beforeAll(async () => {
-  server = await startServer({ worker: false, webhooks: false });
+  server = await startTestServer({ worker: false, webhooks: false });
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, API_SECRET, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { runNode } from '../helpers/process.js';
 
 const USERS = 20_000;
@@ -53,7 +53,7 @@ async function seedSource(server: TestServer) {
 }
 
 beforeAll(async () => {
-  [source, target] = await Promise.all([startServer({ webhooks: false }), startServer({ worker: false, webhooks: false })]);
+  [source, target] = await Promise.all([startTestServer({ webhooks: false }), startTestServer({ worker: false, webhooks: false })]);
   await seedSource(source);
 }, 60_000);
 
@@ -118,7 +118,7 @@ describe('npm run import -- --from-api', () => {
   }, 120_000);
 
   it('leaves committed chunks in place when interrupted, and --resume completes the import', async () => {
-    const fresh = await startServer({ worker: false, webhooks: false });
+    const fresh = await startTestServer({ worker: false, webhooks: false });
     try {
       const checkpoint = path.join(scratch, 'resume.json');
       const child = runCli([...importArgs(fresh, checkpoint), '--chunk-size', '200', '--concurrency', '1', '--json']);

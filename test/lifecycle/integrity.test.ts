@@ -3,11 +3,11 @@
 import { sql } from 'kysely';
 import { StreamChat } from 'stream-chat';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, API_SECRET, signToken, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, signToken, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
 });
 afterAll(async () => {
   await server?.close();
@@ -101,7 +101,7 @@ describe('deletion only escalates', () => {
 
   it('keeps a hard deletion asked for before a soft one, even when the soft one is handled first', async () => {
     // No worker yet: both requests are recorded before either task runs.
-    const idle = await startServer({ worker: false });
+    const idle = await startTestServer({ worker: false });
     try {
       await idle.client.upsertUsers([{ id: 'doomed' }]);
       const first = await idle.client.deleteUsers({ user_ids: ['doomed'], ...hard });

@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeOldTasks } from '../../src/tasks/service.js';
-import { signToken, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { signToken, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
 let server: TestServer;
@@ -13,7 +13,7 @@ let receiver: Receiver;
 beforeAll(async () => {
   // The receiver refuses everything: deliveries stay pending (retried) or end failed.
   receiver = await startReceiver(() => ({ status: 500 }));
-  server = await startServer({ webhooks: { retry: { firstMs: 60_000, maxMs: 60_000, maxAgeMs: 3_600_000 } } });
+  server = await startTestServer({ webhooks: { retry: { firstMs: 60_000, maxMs: 60_000, maxAgeMs: 3_600_000 } } });
   await server.client.updateApp({ webhook_url: receiver.url('/hooks'), webhook_events: ['user.updated', 'user.deleted', 'user.deactivated', 'user.reactivated'] });
 });
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { StreamChat } from 'stream-chat';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopbackHost } from '../../src/lib/network.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
-import { API_KEY, API_SECRET, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 
 const TOKEN = 'metrics-token-for-tests';
 
@@ -43,7 +43,7 @@ describe('GET /metrics', () => {
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    server = await startServer({ metrics: { token: TOKEN }, rateLimit: { multiplier: 100, overrides: { GetBlockedUsers: 2 } } });
+    server = await startTestServer({ metrics: { token: TOKEN }, rateLimit: { multiplier: 100, overrides: { GetBlockedUsers: 2 } } });
   });
   afterAll(async () => {
     await server?.close();
@@ -129,8 +129,8 @@ describe('GET /metrics', () => {
 
 describe('GET /metrics without a token', () => {
   it('is served when asked for (server.ts: a loopback HOST), and does not exist when not (404 envelope)', async () => {
-    const open = await startServer({ metrics: {}, worker: false, webhooks: false });
-    const closed = await startServer({ worker: false, webhooks: false });
+    const open = await startTestServer({ metrics: {}, worker: false, webhooks: false });
+    const closed = await startTestServer({ worker: false, webhooks: false });
     try {
       expect((await fetch(`${open.baseUrl}/metrics`)).status).toBe(200);
       const response = await fetch(`${closed.baseUrl}/metrics`);

@@ -3,11 +3,11 @@
 // what is left of each, the call itself counted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverSideChat } from '../api/v1/setup.js';
-import { signToken, startServer, type TestServer } from '../helpers/server.js';
+import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ worker: false, rateLimit: { multiplier: 1, overrides: {} } });
+  server = await startTestServer({ worker: false, rateLimit: { multiplier: 1, overrides: {} } });
 });
 afterAll(async () => {
   await server?.close();

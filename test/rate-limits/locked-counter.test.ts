@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const HOLD_MS = 10_000;
 
@@ -13,7 +13,7 @@ describe.runIf(usingPostgres)('a locked rate-limit counter (PostgreSQL)', () => 
 
   beforeAll(async () => {
     // A limit of tens: a reservation per call, so that every call meets the locked row.
-    server = await startServer({ worker: false, webhooks: false, metrics: {}, rateLimit: { multiplier: 100, overrides: { QueryUsers: 90 } } });
+    server = await startTestServer({ worker: false, webhooks: false, metrics: {}, rateLimit: { multiplier: 100, overrides: { QueryUsers: 90 } } });
   }, 60_000);
   afterAll(async () => server?.close());
 

@@ -6,11 +6,11 @@ import { taskBatchHandlers, taskHandlers } from '../../src/tasks/handlers.js';
 import { claimTasks, completeTasks, enqueueTask, runAndCompleteAll } from '../../src/tasks/store.js';
 import { Worker, type TaskOutcome, type WorkerOptions } from '../../src/tasks/worker.js';
 import { usingPostgres } from '../helpers/database.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ worker: false, webhooks: false });
+  server = await startTestServer({ worker: false, webhooks: false });
   // Events are recorded only for a hook that takes them; nobody sends them here (no dispatcher).
   await server.client.updateApp({ webhook_url: 'http://127.0.0.1:9/hook', webhook_events: [], event_hooks: [] });
 });

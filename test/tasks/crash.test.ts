@@ -39,7 +39,7 @@ function start(script: string, env: Record<string, string>): Child {
   return child;
 }
 
-function startServer(env: Record<string, string>): Child {
+function startTestServer(env: Record<string, string>): Child {
   return start('src/server.ts', {
     ...env,
     PORT: '0',
@@ -61,7 +61,7 @@ describe('a killed process loses no task', () => {
     await first.waitFor(new RegExp(`running ${taskId}`));
     await first.kill('SIGKILL');
 
-    const server = startServer(env);
+    const server = startTestServer(env);
     const [, url] = await server.waitFor(/serving the Stream users API on (http:\/\/[^"\s]+)/);
     const client = new StreamClient(API_KEY, API_SECRET, { basePath: url, timeout: 10_000 });
     const task = await waitForTask(client, taskId!, 30_000);
@@ -80,9 +80,9 @@ describe('a killed process loses no task', () => {
 
   it.runIf(!usingPostgres)('refuses a second server on a data folder in use, and names the holder', async () => {
     const env = await storage();
-    const server = startServer(env);
+    const server = startTestServer(env);
     await server.waitFor(/serving the Stream users API/);
-    const second = startServer(env);
+    const second = startTestServer(env);
     expect(await second.exited).toBe(1);
     expect(second.output()).toMatch(new RegExp(`is in use by process ${server.process.pid}`));
     expect(await server.kill('SIGTERM')).toBe(0);

@@ -4,13 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskBatchHandlers, taskHandlers } from '../../src/tasks/handlers.js';
 import { Worker, type TaskHandler } from '../../src/tasks/worker.js';
-import { startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 
 describe('per-user task order', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer({ worker: false, webhooks: false, rateLimit: { multiplier: 1000, overrides: {} } });
+    server = await startTestServer({ worker: false, webhooks: false, rateLimit: { multiplier: 1000, overrides: {} } });
   }, 60_000);
   afterAll(async () => server?.close());
 

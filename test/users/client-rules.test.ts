@@ -4,11 +4,11 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serverSideChat } from '../api/v1/setup.js';
-import { signToken, startServer, type TestServer } from '../helpers/server.js';
+import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ worker: false });
+  server = await startTestServer({ worker: false });
 });
 afterAll(async () => {
   await server?.close();

@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { buildQueryUsersSql, chooseAutocompletePlan, type AutocompletePlan } from '../../src/users/store/query.js';
 import { forgetNameWordStats, nameWordStats } from '../../src/users/store/word-stats.js';
 import type { QueryUsersPayload } from '../../src/users/schemas.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // 100,000 rows on both backends: PGlite (single-threaded WASM) loads them in a few seconds.
 const ROWS = 100_000;
@@ -16,7 +16,7 @@ const COLORS = ['red', 'green', 'blue', 'yellow'];
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
   const db = server.database.db;
   await sql`
     INSERT INTO users (id, name, role, custom, created_at, updated_at)

@@ -1,10 +1,10 @@
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_SECRET, startServer, type TestServer } from '../helpers/server.js';
+import { API_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
 });
 afterAll(async () => {
   await server?.close();

@@ -5,12 +5,12 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forgetNameWordStats } from '../../src/users/store/word-stats.js';
-import { signToken, startServer, type TestServer } from '../helpers/server.js';
+import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 const USERS = 40_000;
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ worker: false, webhooks: false, limits: { clientQueryCost: 800 } });
+  server = await startTestServer({ worker: false, webhooks: false, limits: { clientQueryCost: 800 } });
   await sql`
     INSERT INTO users (id, name, teams, custom, language, created_at, updated_at)
     SELECT 'c' || lpad(i::text, 6, '0'),

@@ -1,7 +1,7 @@
 import type { QueryUsersPayload, SortParamRequest } from '@stream-io/node-sdk';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const AUTOCOMPLETE_MESSAGE =
   'QueryUsers failed with error: "$autocomplete field is empty or contains invalid characters. Please provide a valid string to autocomplete"';
@@ -20,7 +20,7 @@ const CREATED: Record<string, string> = {
 };
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
   await server.client.upsertUsers([
     {
       id: 'alice',

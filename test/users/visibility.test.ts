@@ -2,7 +2,7 @@
 // `blocked_user_ids` empty on v2 (node-sdk's types require it) and left out on v1; its own user in full; server-side
 // callers see everything.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signToken, startServer, type TestServer } from '../helpers/server.js';
+import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 const iat = Math.floor(Date.now() / 1000) - 5;
@@ -10,7 +10,7 @@ const tokenOf = (id: string) => signToken({ user_id: id, iat });
 const PRIVACY = { typing_indicators: { enabled: false }, read_receipts: { enabled: false } };
 
 beforeAll(async () => {
-  server = await startServer({ webhooks: false });
+  server = await startTestServer({ webhooks: false });
   await server.client.upsertUsers([
     { id: 'viewer', name: 'Viewer', privacy_settings: PRIVACY },
     { id: 'secretive', name: 'Secretive', privacy_settings: PRIVACY },

@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 import { claimStatement } from '../../src/webhooks/store.js';
 import { purgeOldDeliveries } from '../../src/webhooks/service.js';
@@ -38,7 +38,7 @@ describe.runIf(usingPostgres)('a backlog of a dead hook', () => {
   let deadUrl: string;
 
   beforeAll(async () => {
-    server = await startServer({ worker: false, metrics: {}, webhooks: { retry: { firstMs: 60_000 } } });
+    server = await startTestServer({ worker: false, metrics: {}, webhooks: { retry: { firstMs: 60_000 } } });
     healthy = await startReceiver();
     const closed = await startReceiver();
     deadUrl = closed.url('/dead');

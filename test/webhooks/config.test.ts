@@ -2,11 +2,11 @@
 // Python client's shape): webhook_url, webhook_events, and event_hooks of any type, stored and returned as given.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chatError, serverSideChat } from '../api/v1/setup.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ worker: false, webhooks: false });
+  server = await startTestServer({ worker: false, webhooks: false });
 });
 afterAll(async () => {
   await server?.close();

@@ -2,7 +2,7 @@
 // receiver that holds up no other hook, each user's events in commit order per hook, failure after the delivery's
 // lifetime, and the operator's counts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Answer, type Receiver, type Received } from '../helpers/webhook-receiver.js';
 
 const servers: TestServer[] = [];
@@ -12,8 +12,8 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
 });
 
-async function serverWith(options: Parameters<typeof startServer>[0] = {}) {
-  const server = await startServer({ worker: false, ...options });
+async function serverWith(options: Parameters<typeof startTestServer>[0] = {}) {
+  const server = await startTestServer({ worker: false, ...options });
   servers.push(server);
   return server;
 }

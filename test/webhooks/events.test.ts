@@ -4,7 +4,7 @@ import { StreamClient } from '@stream-io/node-sdk';
 import { StreamChat } from 'stream-chat';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serverSideChat, waitForTaskV1 } from '../api/v1/setup.js';
-import { API_KEY, API_SECRET, signToken, startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { API_KEY, API_SECRET, signToken, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { eventsOf, startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
 const RFC3339_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
@@ -12,7 +12,7 @@ const RFC3339_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 let server: TestServer;
 let receiver: Receiver;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
   receiver = await startReceiver();
 });
 afterAll(async () => {

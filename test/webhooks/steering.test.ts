@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startServer, waitForTask, type TestServer } from '../helpers/server.js';
+import { startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { expirePausedDeliveries } from '../../src/webhooks/service.js';
 import { eventsOf, startReceiver, type Answer, type Receiver, type Received } from '../helpers/webhook-receiver.js';
 
@@ -18,7 +18,7 @@ const logLines: string[] = [];
 let shared: TestServer;
 beforeAll(async () => {
   const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) }));
-  shared = await startServer({ worker: {}, webhooks: { logger, retry: { firstMs: 60_000 } } });
+  shared = await startTestServer({ worker: {}, webhooks: { logger, retry: { firstMs: 60_000 } } });
 });
 afterAll(async () => {
   await shared?.close();
@@ -31,8 +31,8 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
 });
 
-async function serverWith(options: Parameters<typeof startServer>[0] = {}) {
-  const server = await startServer({ worker: false, ...options });
+async function serverWith(options: Parameters<typeof startTestServer>[0] = {}) {
+  const server = await startTestServer({ worker: false, ...options });
   servers.push(server);
   return server;
 }

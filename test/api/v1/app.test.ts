@@ -3,14 +3,14 @@
 import type { StreamChat, UserResponse } from 'stream-chat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../../helpers/database.js';
-import { API_KEY, startServer, type TestServer } from '../../helpers/server.js';
+import { API_KEY, startTestServer, type TestServer } from '../../helpers/server.js';
 import { RFC3339_MICROS, chatError, serverSideChat } from './setup.js';
 
 let server: TestServer;
 let chat: StreamChat;
 
 beforeAll(async () => {
-  server = await startServer({ worker: false });
+  server = await startTestServer({ worker: false });
   chat = serverSideChat(server);
 });
 afterEach(async () => {

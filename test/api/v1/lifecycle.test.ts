@@ -2,14 +2,14 @@
 // v1 paths, through stream-chat's server-side methods.
 import type { StreamChat, UserResponse } from 'stream-chat';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../../helpers/server.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { RFC3339_MICROS, chatError, expectV1Dates, serverSideChat, waitForTaskV1 } from './setup.js';
 
 let server: TestServer;
 let chat: StreamChat;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startTestServer();
   chat = serverSideChat(server);
 });
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import type { StreamChat, UserResponse } from 'stream-chat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StreamChat as StreamChatClient } from 'stream-chat';
-import { API_KEY, startServer, type TestServer } from '../../helpers/server.js';
+import { API_KEY, startTestServer, type TestServer } from '../../helpers/server.js';
 import { RFC3339_MICROS, chatError, expectV1Dates, serverSideChat } from './setup.js';
 
 let server: TestServer;
@@ -12,7 +12,7 @@ let chat: StreamChat;
 const connected: StreamChat[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ worker: false });
+  server = await startTestServer({ worker: false });
   chat = serverSideChat(server);
 });
 afterEach(async () => {
