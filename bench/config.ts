@@ -78,7 +78,7 @@ function parseSections(raw: string | undefined): Set<string> {
  *   BENCH_TASK_RUNS=300 [50]
  *   BENCH_TASK_POLL_MS=2
  *   BENCH_WARM_STARTS=5 [2]
- *   BENCH_BACKENDS=postgres,pglite,double   (double: the test double, startTestServer)
+ *   BENCH_BACKENDS=postgres,pglite,double   (double: the test double, startServer)
  *   BENCH_SECTIONS=upsert,tasks,query,webhooks,import   sections (e.g. BENCH_SECTIONS=tasks to measure the queue alone);
  *                                 PGlite runs its upsert/memory/start figures with `upsert`, its import figures with `import`
  *   BENCH_WEBHOOK_USERS=20000 [2000]      webhooks: new users per pass, with a user.updated hook and without

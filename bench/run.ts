@@ -6,7 +6,7 @@
 //   1,000,000 users next to their bare SQL (query.ts); upserts with a webhook against none, and a healthy hook's
 //   delivery latency beside a dead hook's backlog (webhooks.ts).
 //   PGlite: the same upserts, the server's memory after them, warm starts (embedded.ts).
-//   Test double: startTestServer()'s start, idle memory and clear() (test-double.ts).
+//   Test double: startServer()'s start, idle memory and clear() (test-double.ts).
 //
 // The server always runs as its own process in its default configuration (server.ts). Sizes: see config.ts
 // (BENCH_QUICK=1 for a smoke run).
@@ -106,7 +106,7 @@ async function benchPglite(config: BenchConfig) {
 }
 
 async function benchDouble() {
-  log('\nTest double (startTestServer, memory mode)');
+  log('\nTest double (startServer, memory mode)');
   report.print(reportTestDouble(report, await benchTestDouble()));
 }
 

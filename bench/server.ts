@@ -81,7 +81,7 @@ function buildBundleOnce() {
   bundleBuilt = true;
 }
 
-export async function startTestServer({ env, logFile, nodeArgs = [], timeoutMs = 60_000, healthzPollMs = 5 }: StartOptions): Promise<ServerProcess> {
+export async function startServerProcess({ env, logFile, nodeArgs = [], timeoutMs = 60_000, healthzPollMs = 5 }: StartOptions): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const base = { ...process.env };
   for (const name of SERVER_VARIABLES) delete base[name];
@@ -201,7 +201,7 @@ export async function launchServer(
   options: { apiSecret: string; sockets: number; nodeArgs?: string[] },
 ): Promise<RunningServer> {
   const logFile = workPath(`server-${++serverCount}-${label.replace(/\W+/g, '-')}.log`);
-  const server = await startTestServer({
+  const server = await startServerProcess({
     logFile,
     nodeArgs: options.nodeArgs,
     env: { STREAM_API_KEY: API_KEY, STREAM_API_SECRET: options.apiSecret, ...env },

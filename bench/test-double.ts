@@ -1,4 +1,4 @@
-// The test-double section: startTestServer() from the packed entry (dist/index.mjs) in a fresh Node process each round,
+// The test-double section: startServer() from the packed entry (dist/index.mjs) in a fresh Node process each round,
 // timed from the call until it resolves (the server answers); that process's idle RSS a second later; then clear() at
 // 10,000 users (upserted through the API, 100 per request), timed in-process, repeated.
 import { execFileSync } from 'node:child_process';
@@ -22,9 +22,9 @@ const USERS = 10_000;
 /** What one round runs, in a process of its own (so that each start loads the module and the engine anew). */
 const ROUND = `
 import { StreamClient } from '@stream-io/node-sdk';
-const { startTestServer } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'index.mjs'))});
+const { startServer } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'index.mjs'))});
 const started = performance.now();
-const server = await startTestServer();
+const server = await startServer();
 const startMs = performance.now() - started;
 await new Promise((resolve) => setTimeout(resolve, 1000));
 globalThis.gc?.();
@@ -58,8 +58,8 @@ export async function benchTestDouble(): Promise<TestDoubleFigures> {
 
 export function reportTestDouble(report: Report, figures: TestDoubleFigures) {
   const section = report.section(
-    'Test double (startTestServer, memory mode)',
-    `startTestServer() with its defaults (memory mode, a free port, logs at warn, rate limiting off), imported from dist/index.mjs ` +
+    'Test double (startServer, memory mode)',
+    `startServer() with its defaults (memory mode, a free port, logs at warn, rate limiting off), imported from dist/index.mjs ` +
       `in a fresh Node process each of ${figures.startMs.length} rounds and timed from the call until it resolves; the ` +
       `process's RSS a second later, after a GC; then ${CLEARS_PER_ROUND} times per round: ${figures.users.toLocaleString('en-US')} users ` +
       `upserted through the API, and clear() timed.`,
