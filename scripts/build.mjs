@@ -33,7 +33,7 @@ function newestSourceMs() {
 /** Whether the bundle is missing or older than a source file, the lock file or this script. */
 export function bundleIsStale() {
   const newest = newestSourceMs();
-  return [BUNDLE, LIBRARY, path.join(root, 'dist', 'pglite-template.tar.gz')].some((file) => !fs.existsSync(file) || fs.statSync(file).mtimeMs < newest);
+  return [BUNDLE, LIBRARY, path.join(root, 'dist', 'pglite-template.tar')].some((file) => !fs.existsSync(file) || fs.statSync(file).mtimeMs < newest);
 }
 
 export async function buildBundle() {

@@ -3,12 +3,12 @@
 import fs from 'node:fs';
 import { projectPath } from '../lib/paths.js';
 
-export const PGLITE_TEMPLATE = projectPath('dist', 'pglite-template.tar.gz');
+export const PGLITE_TEMPLATE = projectPath('dist', 'pglite-template.tar');
 
 /** The template's contents for PGlite's loadDataDir, or undefined when there is none. */
 export function pgliteTemplate(): Blob | undefined {
   try {
-    return new Blob([fs.readFileSync(PGLITE_TEMPLATE)], { type: 'application/x-gzip' });
+    return new Blob([fs.readFileSync(PGLITE_TEMPLATE)], { type: 'application/x-tar' });
   } catch {
     return undefined;
   }
