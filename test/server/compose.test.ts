@@ -31,6 +31,15 @@ describe('docker-compose.yml', () => {
     expect(seconds(compose.services.server.stop_grace_period)).toBeGreaterThan(shutdown.graceMs / 1000);
   });
 
+  it('has a test double in memory, behind its own profile, ready when /readyz answers', () => {
+    const double = compose.services['test-double'];
+    expect(double.profiles).toEqual(['test']);
+    expect(double.command).toContain('--memory');
+    expect(double.environment.RATE_LIMITING).toBe('off');
+    expect(double.healthcheck.test.join(' ')).toContain('/readyz');
+    expect(double.depends_on).toBeUndefined();
+  });
+
   it('shows METRICS_TOKEN and DASHBOARD as commented examples', () => {
     expect(text).toMatch(/^\s+# METRICS_TOKEN: /m);
     expect(text).toMatch(/^\s+# DASHBOARD: "on"/m);
