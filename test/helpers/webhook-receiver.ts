@@ -2,6 +2,8 @@
 // as the test says (a status, possibly after a delay, or never).
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+import { startTestServer, type StartOptions, type TestServer } from './server.js';
 
 export interface Received {
   path: string;
@@ -65,4 +67,29 @@ export async function startReceiver(answer: (request: Received, index: number) =
 /** The parsed bodies of the deliveries received, by event type. */
 export function eventsOf(received: Received[], type?: string): Array<Record<string, any>> {
   return received.map((entry) => JSON.parse(entry.body) as Record<string, any>).filter((event) => type === undefined || event.type === type);
+}
+
+/**
+ * Servers and receivers a test file starts as it goes, each closed after its test: `serverWith` (no worker unless
+ * asked) and `receiverWith`. Call at the top level of the file (it registers an afterEach).
+ */
+export function serversAndReceivers() {
+  const servers: TestServer[] = [];
+  const receivers: Receiver[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+  });
+  return {
+    async serverWith(options: StartOptions = {}): Promise<TestServer> {
+      const server = await startTestServer({ worker: false, ...options });
+      servers.push(server);
+      return server;
+    },
+    async receiverWith(answer?: (request: Received, index: number) => Answer): Promise<Receiver> {
+      const receiver = await startReceiver(answer);
+      receivers.push(receiver);
+      return receiver;
+    },
+  };
 }

@@ -1,28 +1,10 @@
 // Delivery: retries with the same X-Webhook-Id and rising X-Webhook-Attempt under the default schedule, a slow
 // receiver that holds up no other hook, each user's events in commit order per hook, failure after the delivery's
 // lifetime, and the operator's counts.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { startReceiver, type Answer, type Receiver, type Received } from '../helpers/webhook-receiver.js';
+import { describe, expect, it } from 'vitest';
+import { serversAndReceivers } from '../helpers/webhook-receiver.js';
 
-const servers: TestServer[] = [];
-const receivers: Receiver[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
-});
-
-async function serverWith(options: Parameters<typeof startTestServer>[0] = {}) {
-  const server = await startTestServer({ worker: false, ...options });
-  servers.push(server);
-  return server;
-}
-
-async function receiverWith(answer?: (request: Received, index: number) => Answer) {
-  const receiver = await startReceiver(answer);
-  receivers.push(receiver);
-  return receiver;
-}
+const { serverWith, receiverWith } = serversAndReceivers();
 
 describe('webhook delivery', () => {
   it('retries a failed delivery with the same X-Webhook-Id, attempts 1, 2 and 3, within 30 s on the default schedule', async () => {

@@ -5,13 +5,12 @@
 // a hard deletion's user.deleted reduced to the user's id once its delivery has ended.
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { expirePausedDeliveries } from '../../src/webhooks/service.js';
-import { eventsOf, startReceiver, type Answer, type Receiver, type Received } from '../helpers/webhook-receiver.js';
+import { eventsOf, serversAndReceivers, startReceiver, type Answer, type Received } from '../helpers/webhook-receiver.js';
 
-const servers: TestServer[] = [];
-const receivers: Receiver[] = [];
+const { serverWith, receiverWith } = serversAndReceivers();
 // One server for most tests: its schedule waits a minute before a retry, so a retry that comes sooner came from a
 // Retry-After; each test configures hooks of its own ids, and the previous test's hooks are removed first.
 const logLines: string[] = [];
@@ -26,22 +25,6 @@ afterAll(async () => {
 beforeEach(async () => {
   await shared.client.updateApp({ webhook_url: '', webhook_events: [], event_hooks: [] });
 });
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
-});
-
-async function serverWith(options: Parameters<typeof startTestServer>[0] = {}) {
-  const server = await startTestServer({ worker: false, ...options });
-  servers.push(server);
-  return server;
-}
-
-async function receiverWith(answer?: (request: Received, index: number) => Answer) {
-  const receiver = await startReceiver(answer);
-  receivers.push(receiver);
-  return receiver;
-}
 
 async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
