@@ -72,8 +72,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Str
     apiKey: runtime.credentials.apiKey,
     apiSecret: runtime.credentials.apiSecret,
     async clear({ settings = false } = {}) {
-      // In-process, whatever ALLOW_CLEAR says: the code that started the server may always empty it.
-      await clearData({ ...runtime.app.services, clearing: { ...runtime.app.services.clearing, allowed: true } }, { settings });
+      // In-process, whatever ALLOW_CLEAR says (that governs the route): the code that started the server may empty it.
+      await clearData(runtime.app.services, { settings });
     },
     stop: () => runtime.stop({ drainMs: 0 }),
   };

@@ -3,6 +3,7 @@
 // route per family; the representation (representation.ts) is the only difference between the two.
 import { Type } from '@sinclair/typebox';
 import { ActiveUsersResponse } from '../activity/schemas.js';
+import { ErrorCode, StreamError } from '../http/errors.js';
 import { ClearDataQuery, ClearDataResponse } from '../data/schemas.js';
 import { clearData } from '../data/service.js';
 import { monthlyActiveUsers } from '../activity/service.js';
@@ -503,6 +504,8 @@ export const operations: Operation[] = [
     query: ClearDataQuery,
     response: ClearDataResponse,
     async handle({ ctx, query, caller, log }) {
+      // Where clearing is not allowed the route answers as an unknown one does.
+      if (!ctx.clearing.allowed) throw new StreamError(ErrorCode.DoesNotExist, 'DELETE /operator/data is not a known endpoint');
       const result = await clearData(ctx, { settings: query.settings === 'true' });
       log.warn({ caller: caller.kind, settingsReset: result.settings_reset }, 'cleared all data (DELETE /operator/data)');
       return result;

@@ -348,12 +348,9 @@ export class ConnectHub {
     }
   }
 
-  /**
-   * Closes every connection with 1000 (a normal close: stream-chat does not reconnect, so no client writes its user
-   * back) and waits, up to the close grace, for their rows to be deleted. The hub keeps serving (clearing the data).
-   */
-  async closeAll(reason: string) {
-    for (const connection of this.connections) connection.close(CLOSE_REJECTED, reason);
+  /** Closes every connection with `code`, waits up to the close grace for their lives to end, then cuts off the rest. */
+  private async closeConnections(code: number, reason: string) {
+    for (const connection of this.connections) connection.close(code, reason);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.options.closeGraceMs ?? 1_000);
@@ -363,21 +360,21 @@ export class ConnectHub {
     for (const connection of this.connections) connection.ws.terminate();
   }
 
+  /**
+   * Closes every connection with 1000 (a normal close: stream-chat does not reconnect, so no client writes its user
+   * back) and waits, up to the close grace, for their rows to be deleted. The hub keeps serving (clearing the data).
+   */
+  async closeAll(reason: string) {
+    await this.closeConnections(CLOSE_REJECTED, reason);
+  }
+
   /** Closes every connection (1001: clients reconnect, to another instance or after the restart) and waits for their rows to be deleted. */
   async close() {
     this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    for (const connection of this.connections) connection.close(CLOSE_GOING_AWAY, 'server shutting down');
-    const all = () => Promise.all([...this.lifetimes]);
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.closeGraceMs ?? 1_000);
-    });
-    await Promise.race([all(), grace]);
-    clearTimeout(timer);
-    for (const connection of this.connections) connection.ws.terminate();
-    await all();
+    await this.closeConnections(CLOSE_GOING_AWAY, 'server shutting down');
+    await Promise.all([...this.lifetimes]);
     this.wss.close();
   }
 }

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { ServiceContext } from '../context.js';
-import { ErrorCode, StreamError } from '../http/errors.js';
+import { inTransaction } from '../db/locks.js';
 import { MAX_CHUNK_BYTES, MAX_CHUNK_LINES, userLine } from '../import/format.js';
 import { importChunk } from '../import/service.js';
 import { fileChunks } from '../import/sources.js';
@@ -27,10 +27,8 @@ export interface ClearResult {
  * results are dropped when they try to record them.
  */
 export async function clearData(ctx: ServiceContext, options: { settings?: boolean } = {}): Promise<ClearResult> {
-  // Where clearing is not allowed the route answers as an unknown one does.
-  if (!ctx.clearing.allowed) throw new StreamError(ErrorCode.DoesNotExist, 'DELETE /operator/data is not a known endpoint');
   await Promise.all([...ctx.clearing.listeners].map((listener) => listener()));
-  const tables = await ctx.db.transaction().execute(async (trx) => {
+  const tables = await inTransaction(ctx.db, async (trx) => {
     const names = await dataTables(trx);
     await truncateTables(trx, names);
     if (options.settings) await resetSettings(trx);

@@ -81,6 +81,20 @@ describe('DELETE /operator/data where clearing is allowed', () => {
     expect((await server.request('GET', '/api/v2/app')).status).toBe(200);
   });
 
+  it('runs beside concurrent writes: every request answers, none with a server error', async () => {
+    await server.client.upsertUsers([{ id: 'w1' }, { id: 'w2' }]);
+    const writes = Array.from({ length: 30 }, (_, i) =>
+      i % 3 === 0
+        ? server.request('POST', '/api/v2/users', { body: { users: { [`w${i % 2 + 1}`]: { id: `w${i % 2 + 1}`, name: `n${i}` } } } })
+        : i % 3 === 1
+          ? server.request('PATCH', '/api/v2/users', { body: { users: [{ id: 'w1', set: { i } }, { id: 'w2', set: { i } }] } })
+          : server.request('POST', '/api/v2/users/deactivate', { body: { user_ids: ['w2', 'w1'] } }),
+    );
+    const [clear, ...answers] = await Promise.all([server.request('DELETE', '/operator/data'), ...writes]);
+    expect(clear.status).toBe(200);
+    for (const answer of answers) expect(answer.status, answer.text).toBeLessThan(500);
+  });
+
   it('requires server-side auth', async () => {
     const token = new StreamChat(API_KEY, API_SECRET).createToken('ann');
     const response = await server.request('DELETE', '/operator/data', { headers: { authorization: token } });
