@@ -3,6 +3,11 @@
 // bounds are what keep one request from exhausting it (README "Limits").
 import { inputError } from './http/errors.js';
 
+/** Users in one upsert, partial update, bulk lifecycle call (deactivate, reactivate, delete, restore). */
+export const MAX_USERS_PER_REQUEST = 100;
+/** Users in one ExportUsers call. */
+export const MAX_USERS_PER_EXPORT = 25;
+
 export interface InputLimits {
   /** Keys in one partial update's `set`, and in its `unset`. */
   setKeys: number;

@@ -2,7 +2,8 @@
 // (guests count, anonymous callers never do).
 import type { Db } from '../db/schema.js';
 import { inputError } from '../http/errors.js';
-import { countActiveUsers, countActiveUsersByMonth, markActiveThisMonth, touchLastActive } from './store.js';
+import { touchLastActive } from '../users/store/lifecycle.js';
+import { countActiveUsers, countActiveUsersByMonth, markActiveThisMonth } from './store.js';
 
 const ACTIVITY_INTERVAL_MS = 60_000;
 

@@ -1,12 +1,7 @@
-// Activity rows: users.last_active, and one user_activity row per user and calendar month (monthly active users).
+// Activity rows: one user_activity row per user and calendar month (monthly active users). users.last_active is
+// written by the users store (users/store/lifecycle.ts touchLastActive).
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/schema.js';
-
-/** Sets last_active to now; false when the user does not exist (yet) or is deleted. */
-export async function touchLastActive(db: Db, userId: string): Promise<boolean> {
-  const updated = await sql`UPDATE users SET last_active = now() WHERE id = ${userId} AND deleted_at IS NULL`.execute(db);
-  return Number(updated.numAffectedRows ?? 0n) > 0;
-}
 
 export async function markActiveThisMonth(db: Db, userId: string): Promise<void> {
   await sql`

@@ -1,6 +1,7 @@
 // Every Stream operation this server serves, declared once: its paths under /api/v2 (node-sdk) and without a prefix
 // (v1, stream-chat), who may call it, its schemas, and the service function it calls. routes.ts renders each as one
 // route per family; the representation (representation.ts) is the only difference between the two.
+import type { UserRow } from '../db/schema.js';
 import { Type } from '@sinclair/typebox';
 import { ActiveUsersResponse } from '../activity/schemas.js';
 import { ErrorCode, StreamError } from '../http/errors.js';
@@ -39,7 +40,6 @@ import { WebhookDeliveriesResponse } from '../webhooks/schemas.js';
 import { currentWebhookReport } from '../webhooks/service.js';
 import { getTaskText } from '../tasks/service.js';
 import { parseQueryPayload } from '../users/query-payload.js';
-import type { UserRow } from '../users/representation.js';
 import {
   BlockUsersRequest,
   BlockUsersResponse,

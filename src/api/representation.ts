@@ -3,19 +3,12 @@
 //   v1 (no prefix, stream-chat): custom data flattened to the top level, date-times as RFC3339 with microseconds.
 // A representation turns request bodies into service input and service output into response bodies, and names the
 // schemas its routes validate with (v1 twins are named <X>V1 where their shape differs).
-import type { Micros } from '../db/schema.js';
+import type { Micros, UserRow } from '../db/schema.js';
 import { microsToNanos, microsToRfc3339 } from '../db/timestamps.js';
 import { isPlainObject, parseJsonExact, toJsonText } from '../lib/json.js';
 import type { TaskRepresentation } from '../tasks/service.js';
-import {
-  fullUserV1,
-  fullUserV2,
-  userRequestFromV1,
-  userV1,
-  userV1FromV2,
-  userV2,
-  type UserRow,
-} from '../users/representation.js';
+import { taskTypeEntry } from '../tasks/table.js';
+import { fullUserV1, fullUserV2, userRequestFromV1, userV1, userV1FromV2, userV2 } from '../users/representation.js';
 import type { UserRequest } from '../users/schemas.js';
 import type { Block } from '../users/service.js';
 import { v1Schemas } from './schemas-v1.js';
@@ -48,8 +41,6 @@ export const v2: Representation = {
 
 const V1_TWINS = new Set(v1Schemas.map((schema) => schema.$id!.replace(/V1$/, '')));
 
-/** Task results that hold users (written in the v2 shape by the task handlers). */
-const TASKS_WITH_USERS = new Set(['DeactivateUsers', 'ReactivateUsers']);
 
 export const v1: Representation = {
   family: 'v1',
@@ -64,7 +55,8 @@ export const v1: Representation = {
     return { blocked_by_user_id: block.blocked_by_user_id, blocked_user_id: block.blocked_user_id, created_at: createdAt, blocked_at: createdAt };
   },
   result(type, text) {
-    if (!TASKS_WITH_USERS.has(type)) return text;
+    // Results that hold users are written in the v2 shape by their runners (the task table says which).
+    if (taskTypeEntry(type)?.result !== 'users') return text;
     const result = parseJsonExact(text);
     if (isPlainObject(result) && Array.isArray(result.users)) {
       result.users = result.users.map((user) => (isPlainObject(user) ? userV1FromV2(user) : user));

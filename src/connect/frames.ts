@@ -1,9 +1,10 @@
 // The frames the server sends on a connection: health.check events (the first one carries `me`) and the error
 // frame of a rejected connection, in Stream's error envelope.
+import type { UserRow } from '../db/schema.js';
 import { microsToRfc3339, nowMicros } from '../db/timestamps.js';
 import { envelopeOf } from '../http/envelope.js';
 import type { StreamError } from '../http/errors.js';
-import { fullUserV1, type UserRow, type UserV1 } from '../users/representation.js';
+import { fullUserV1, type UserV1 } from '../users/representation.js';
 
 function now(): string {
   return microsToRfc3339(nowMicros());

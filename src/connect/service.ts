@@ -1,10 +1,10 @@
 // What a WebSocket connection does to the stored state: admitting a user (its token, then the user sync of
 // `user_details`), its presence row, the periodic re-check of its token, and the user it is shown as (`me`).
+import type { UserRow } from '../db/schema.js';
 import type { ActivityRecorder } from '../activity/service.js';
 import { checkUserToken, refusedTokens, type UserToken } from '../auth/core.js';
 import type { ServiceContext } from '../context.js';
 import { ErrorCode, StreamError } from '../http/errors.js';
-import type { UserRow } from '../users/representation.js';
 import { syncConnectingUser } from '../users/service.js';
 import { findUsersByIds } from '../users/store/users.js';
 import { deleteConnection, deleteStaleConnections, insertConnection, touchConnections } from './store.js';

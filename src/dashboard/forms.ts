@@ -3,6 +3,7 @@
 // more than once (checkboxes) arrives as a list.
 import { Type, type TSchema } from '@sinclair/typebox';
 import { StreamError, ErrorCode } from '../http/errors.js';
+import { MAX_USERS_PER_REQUEST } from '../limits.js';
 
 const text = (maxLength: number) => Type.String({ maxLength });
 const optionalText = (maxLength: number) => Type.Optional(text(maxLength));
@@ -42,7 +43,7 @@ export const UsersQuery = Type.Object({
 export const BulkBody = Type.Object({
   _csrf: Csrf,
   action: literals(BULK_ACTIONS),
-  user_ids: Type.Optional(Type.Union([text(1024), Type.Array(text(1024), { maxItems: 100 })])),
+  user_ids: Type.Optional(Type.Union([text(1024), Type.Array(text(1024), { maxItems: MAX_USERS_PER_REQUEST })])),
   mode: Type.Optional(literals(DELETE_MODES)),
   confirmed: Confirmed,
 });

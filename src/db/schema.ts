@@ -1,6 +1,6 @@
 // Kysely's view of the schema created by migrations/. Timestamps are read as bigint microseconds since the
 // epoch (see parsers in database.ts) and written as RFC3339 strings or SQL expressions.
-import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
+import type { ColumnType, Generated, Kysely, Selectable, Transaction } from 'kysely';
 
 /** Microseconds since the Unix epoch. */
 export type Micros = bigint;
@@ -37,6 +37,9 @@ export interface UsersTable {
   /** The strongest deletion mode a DeleteUsers task has applied (and announced). */
   deletion_applied: string | null;
 }
+
+/** A user row as the stores return it: the table's columns plus the ids it blocks and presence (users/store/users.ts USER_COLUMNS). */
+export type UserRow = Selectable<UsersTable> & { blocked_user_ids: string[]; online?: boolean };
 
 export interface UserBlocksTable {
   user_id: string;

@@ -1,29 +1,15 @@
-// User data export: the synchronous single-user export, the ExportUsers task and its file (line-delimited JSON, one
-// {user, messages, reactions} per line), the signed, expiring download links, and the purge of expired files.
+// User data export: the synchronous single-user export, the ExportUsers request (its task's runner and file are in
+// tasks.ts), the signed, expiring download links, and the purge of expired files.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ServiceContext } from '../context.js';
 import { inTransaction } from '../db/locks.js';
-import type { Db, Tx } from '../db/schema.js';
+import type { Db, UserRow } from '../db/schema.js';
 import { lockExistingUsers, checkUserIds } from '../lifecycle/service.js';
-import { toJsonText } from '../lib/json.js';
+import { MAX_USERS_PER_EXPORT } from '../limits.js';
+import type { ExportUsersPayload } from '../tasks/payloads.js';
 import { enqueueTask } from '../tasks/store.js';
-import { userV2, type UserRow, type UserV2 } from '../users/representation.js';
-import { findUsersByIds, inIdOrder } from '../users/store/users.js';
-import { deleteExpiredExports, findExportExpiry, insertExportFile, readLiveExport } from './store.js';
-
-/** How long an export file (and so its link) lives. */
-export const EXPORT_TTL_MS = 24 * 60 * 60 * 1000;
-
-export interface UserExport {
-  user: UserV2;
-  messages: unknown[];
-  reactions: unknown[];
-}
-
-/** This server holds no messages or reactions; they are exported empty so the shape matches Stream's. */
-function exportOf(row: UserRow): UserExport {
-  return { user: userV2(row), messages: [], reactions: [] };
-}
+import { findUsersByIds } from '../users/store/users.js';
+import { deleteExpiredExports, findExportExpiry, readLiveExport } from './store.js';
 
 /** The rows of an export; the v2 user shape is what the file holds (see exportOf). */
 export async function exportUser(ctx: ServiceContext, id: string): Promise<UserRow> {
@@ -33,23 +19,14 @@ export async function exportUser(ctx: ServiceContext, id: string): Promise<UserR
   });
 }
 
-/** ExportUsers: 1 to 25 existing users, as a task. */
+/** ExportUsers: 1 to MAX_USERS_PER_EXPORT existing users, as a task. */
 export async function exportUsers(ctx: ServiceContext, ids: string[]): Promise<string> {
-  checkUserIds(ids, 25);
+  checkUserIds(ids, MAX_USERS_PER_EXPORT);
   return inTransaction(ctx.db, async (trx) => {
     await lockExistingUsers(trx, ids);
-    return enqueueTask(trx, 'ExportUsers', { user_ids: [...new Set(ids)] }, ctx.tasks);
+    const payload: ExportUsersPayload = { user_ids: [...new Set(ids)] };
+    return enqueueTask(trx, 'ExportUsers', payload, ctx.tasks);
   });
-}
-
-/**
- * The ExportUsers task: writes the users' file. The stored result names the file; the signed link is made when the
- * task is read (GET tasks/{id}), from that request's base URL.
- */
-export async function runExportUsersTask(_ctx: ServiceContext, trx: Tx, taskId: string, payload: { user_ids: string[] }): Promise<{ export_id: string }> {
-  const rows = inIdOrder(await findUsersByIds(trx, payload.user_ids), payload.user_ids);
-  const content = rows.map((row) => `${toJsonText(exportOf(row))}\n`).join('');
-  return { export_id: await insertExportFile(trx, taskId, content, EXPORT_TTL_MS / 1000) };
 }
 
 function signature(secret: string, fileId: string, expires: number): string {

@@ -31,10 +31,13 @@ export async function deleteExpiredExports(db: Db): Promise<number> {
   return Number(result.numDeletedRows);
 }
 
-/** Deletes the export files of export tasks that name any of these users. */
+/**
+ * Deletes the export files of export tasks that name any of these users. (Only export tasks have files: the type need
+ * not be named, which keeps the task table's type names out of SQL.)
+ */
 export async function deleteExportsOfUsers(trx: Tx, userIds: readonly string[]): Promise<void> {
   if (userIds.length === 0) return;
   await sql`
     DELETE FROM exports WHERE task_id IN (
-      SELECT id FROM tasks WHERE type = 'ExportUsers' AND payload -> 'user_ids' ?| ARRAY[${sql.join(userIds.map((id) => sql`${id}::text`))}]::text[])`.execute(trx);
+      SELECT id FROM tasks WHERE payload -> 'user_ids' ?| ARRAY[${sql.join(userIds.map((id) => sql`${id}::text`))}]::text[])`.execute(trx);
 }

@@ -9,12 +9,12 @@
 // This module is pure (no database, no I/O): the import endpoint reads chunks with it, and so may anything else that
 // reads or writes user files (snapshots). Each user is held to upsert's validation (users/service.ts toUpsertInput).
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { Micros } from '../db/schema.js';
+import type { Micros, UserRow } from '../db/schema.js';
 import { microsToNanos } from '../db/timestamps.js';
 import { StreamError, inputError } from '../http/errors.js';
 import { isPlainObject, parseJsonExact, toJsonText } from '../lib/json.js';
 import { checkDepth, maxJsonDepth, type InputLimits } from '../limits.js';
-import { userV2, userRequestFromV1, type UserRow } from '../users/representation.js';
+import { userV2, userRequestFromV1 } from '../users/representation.js';
 import { UserRequest } from '../users/schemas.js';
 import { toUpsertInput } from '../users/service.js';
 import { isValidUserId } from '../users/validation.js';

@@ -2,8 +2,7 @@
 // classified against the stored users, checked, and merged by one INSERT … ON CONFLICT; blocks follow. Everything
 // here runs inside the chunk's transaction.
 import { sql } from 'kysely';
-import type { Tx } from '../db/schema.js';
-import type { UserRow } from '../users/representation.js';
+import type { Tx, UserRow } from '../db/schema.js';
 import { USER_COLUMNS } from '../users/store/users.js';
 
 /**

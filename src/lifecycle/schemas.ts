@@ -1,5 +1,6 @@
 // Schemas of deactivation, reactivation, deletion, restore and export.
 import { Type } from '@sinclair/typebox';
+import { MAX_USERS_PER_EXPORT, MAX_USERS_PER_REQUEST } from '../limits.js';
 import { Duration, JsonObject, StringEnum, named, type Family } from '../http/schemas.js';
 import { UserId, V1, V2 } from '../users/schemas.js';
 
@@ -11,7 +12,7 @@ export const DeactivateUserRequest = Type.Object(
 );
 export const DeactivateUsersRequest = Type.Object(
   {
-    user_ids: UserIds(100),
+    user_ids: UserIds(MAX_USERS_PER_REQUEST),
     created_by_id: Type.Optional(UserId),
     mark_channels_deleted: Type.Optional(Type.Boolean()),
     mark_messages_deleted: Type.Optional(Type.Boolean()),
@@ -24,7 +25,7 @@ export const ReactivateUserRequest = Type.Object(
 );
 export const ReactivateUsersRequest = Type.Object(
   {
-    user_ids: UserIds(100),
+    user_ids: UserIds(MAX_USERS_PER_REQUEST),
     created_by_id: Type.Optional(UserId),
     restore_channels: Type.Optional(Type.Boolean()),
     restore_messages: Type.Optional(Type.Boolean()),
@@ -33,7 +34,7 @@ export const ReactivateUsersRequest = Type.Object(
 );
 export const DeleteUsersRequest = Type.Object(
   {
-    user_ids: UserIds(100),
+    user_ids: UserIds(MAX_USERS_PER_REQUEST),
     user: Type.Optional(StringEnum(['soft', 'pruning', 'hard'])),
     messages: Type.Optional(StringEnum(['soft', 'pruning', 'hard'])),
     conversations: Type.Optional(StringEnum(['soft', 'hard'])),
@@ -44,8 +45,8 @@ export const DeleteUsersRequest = Type.Object(
   },
   { $id: 'DeleteUsersRequest', title: 'DeleteUsersRequest' },
 );
-export const RestoreUsersRequest = Type.Object({ user_ids: UserIds(100) }, { $id: 'RestoreUsersRequest', title: 'RestoreUsersRequest' });
-export const ExportUsersRequest = Type.Object({ user_ids: UserIds(25) }, { $id: 'ExportUsersRequest', title: 'ExportUsersRequest' });
+export const RestoreUsersRequest = Type.Object({ user_ids: UserIds(MAX_USERS_PER_REQUEST) }, { $id: 'RestoreUsersRequest', title: 'RestoreUsersRequest' });
+export const ExportUsersRequest = Type.Object({ user_ids: UserIds(MAX_USERS_PER_EXPORT) }, { $id: 'ExportUsersRequest', title: 'ExportUsersRequest' });
 
 export const TaskIdResponse = Type.Object({ task_id: Type.String(), duration: Duration }, { $id: 'TaskIdResponse', title: 'TaskIdResponse' });
 

@@ -1,28 +1,20 @@
-// What each task type runs: a service function, given the worker's transaction (which also records the task's
-// completion, fenced on its lease, so that its effects apply exactly once).
+// What the worker runs for each task type, made from the task table (table.ts): each type's runner, given the
+// worker's transaction (which also records the task's completion, fenced on its lease, so that its effects apply
+// exactly once), and the batch runners of the types that have one.
 import type { ServiceContext } from '../context.js';
-import { runExportUsersTask } from '../exports/service.js';
-import {
-  runDeactivateUsersTask,
-  runDeactivateUsersTasks,
-  runDeleteUsersTask,
-  runReactivateUsersTask,
-  type DeactivateOptions,
-  type DeleteOptions,
-  type ReactivateOptions,
-} from '../lifecycle/service.js';
-import type { TaskType } from './store.js';
+import { TASK_TYPE_NAMES, TASK_TYPES, type TaskType, type TaskTypeEntry } from './table.js';
 import type { BatchTaskHandler, TaskHandler } from './worker.js';
 
-type UsersPayload<Options> = { user_ids: string[]; options: Options };
+type Payload = Parameters<TaskTypeEntry['run']>[2]['payload'];
 
 export function taskHandlers(ctx: ServiceContext): Record<TaskType, TaskHandler> {
-  return {
-    DeactivateUsers: (trx, task) => runDeactivateUsersTask(ctx, trx, task.payload as UsersPayload<DeactivateOptions>),
-    ReactivateUsers: (trx, task) => runReactivateUsersTask(ctx, trx, task.payload as UsersPayload<ReactivateOptions>),
-    DeleteUsers: (trx, task) => runDeleteUsersTask(ctx, trx, task.payload as UsersPayload<DeleteOptions>),
-    ExportUsers: (trx, task) => runExportUsersTask(ctx, trx, task.id, task.payload as { user_ids: string[] }),
-  };
+  return Object.fromEntries(
+    TASK_TYPE_NAMES.map((type) => {
+      const entry: TaskTypeEntry = TASK_TYPES[type];
+      const handler: TaskHandler = (trx, task) => entry.run(ctx, trx, { id: task.id, payload: task.payload as Payload });
+      return [type, handler];
+    }),
+  ) as Record<TaskType, TaskHandler>;
 }
 
 /**
@@ -30,7 +22,12 @@ export function taskHandlers(ctx: ServiceContext): Record<TaskType, TaskHandler>
  * faster so). Each gives the results, user changes and events of its tasks run one after another.
  */
 export function taskBatchHandlers(ctx: ServiceContext): Record<string, BatchTaskHandler> {
-  return {
-    DeactivateUsers: (trx, tasks) => runDeactivateUsersTasks(ctx, trx, tasks.map((task) => task.payload as UsersPayload<DeactivateOptions>)),
-  };
+  return Object.fromEntries(
+    TASK_TYPE_NAMES.flatMap((type) => {
+      const { runBatch } = TASK_TYPES[type] as TaskTypeEntry;
+      if (!runBatch) return [];
+      const handler: BatchTaskHandler = (trx, tasks) => runBatch(ctx, trx, tasks.map((task) => task.payload as Payload));
+      return [[type, handler]];
+    }),
+  );
 }

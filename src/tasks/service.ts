@@ -4,6 +4,7 @@ import type { Db, Micros } from '../db/schema.js';
 import { signedExportUrl } from '../exports/service.js';
 import { notFound } from '../http/errors.js';
 import { toJsonText } from '../lib/json.js';
+import { taskTypeEntry } from './table.js';
 import { findTask, listTaskSummaries, purgeFinishedTasks, queueState, type TaskQueueState, type TaskRecord, type TaskSummary } from './store.js';
 
 /** How a path family writes a task: its date-times, and its stored result (JSON text whose dates are integer ns). */
@@ -24,7 +25,7 @@ export async function getTaskText(ctx: ServiceContext, id: string, representatio
   if (!task) throw notFound(`task "${id}" does not exist`);
 
   let resultText = task.result_text;
-  if (task.type === 'ExportUsers' && task.status === 'completed' && resultText) {
+  if (taskTypeEntry(task.type)?.result === 'export-file' && task.status === 'completed' && resultText) {
     const { export_id } = JSON.parse(resultText) as { export_id: string };
     const url = await signedExportUrl(ctx.db, ctx.credentials().apiSecret, baseUrl, export_id);
     resultText = JSON.stringify(url ? { url } : { description: 'the export file has expired' });

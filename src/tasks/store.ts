@@ -7,11 +7,13 @@ import { toJsonText } from '../lib/json.js';
 import { notifyAfterCommit } from '../db/notify.js';
 import { withStatementTimeout } from '../db/database.js';
 import { withConflictRetries } from '../db/locks.js';
+// A type-only import (erased at run time): the table imports the runners, which import this store.
+import type { TaskType } from './table.js';
 
 /** NOTIFY channel that wakes workers when a task is enqueued. */
 export const TASKS_CHANNEL = 'stream_tasks';
 
-export type TaskType = 'DeactivateUsers' | 'ReactivateUsers' | 'DeleteUsers' | 'ExportUsers';
+export type { TaskType } from './table.js';
 
 export interface ClaimedTask {
   id: string;
@@ -38,7 +40,7 @@ export interface TaskRecord {
 }
 
 /**
- * Inserts a task inside the caller's transaction. The workers' wake-up is sent once that transaction has committed,
+ * Inserts a task of a type of the task table (table.ts) inside the caller's transaction. The workers' wake-up is sent once that transaction has committed,
  * outside it (db/notify.ts: a NOTIFY inside would serialize commits across the cluster), so a worker never wakes for
  * a task it cannot see yet.
  */

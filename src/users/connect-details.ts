@@ -3,9 +3,9 @@
 // differ from what is stored (a reconnect that changes nothing writes nothing). Never role, teams or teams_role,
 // never server-kept fields; connecting never removes anything, so a client that sends fewer fields keeps the custom
 // data stored before. (users/service.ts syncConnectingUser applies what this computes.)
+import type { UserRow } from '../db/schema.js';
 import { inputError } from '../http/errors.js';
 import { isPlainObject, sameJson } from '../lib/json.js';
-import type { UserRow } from './representation.js';
 import { PRIVACY_KEYS, RESERVED_FIELDS } from './validation.js';
 
 /** Built-in fields a client may set about itself on connect. */

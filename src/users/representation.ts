@@ -2,14 +2,10 @@
 // integer nanoseconds. v1 (stream-chat): custom data flattened to the top level, date-times as RFC3339 strings with
 // microseconds. Unset optional fields are omitted in both. v1 requests arrive flattened the same way and are read
 // into the service's UserRequest here.
-import type { Selectable } from 'kysely';
-import type { JsonObject, UsersTable } from '../db/schema.js';
+import type { JsonObject, UserRow } from '../db/schema.js';
 import { microsToNanos, microsToRfc3339 } from '../db/timestamps.js';
 import type { UserRequest } from './schemas.js';
 import { RESERVED_FIELDS } from './validation.js';
-
-/** A user row as the service reads it: the table's columns plus the ids it blocks and presence. */
-export type UserRow = Selectable<UsersTable> & { blocked_user_ids: string[]; online?: boolean };
 
 export interface UserV2 {
   id: string;

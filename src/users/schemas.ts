@@ -3,6 +3,7 @@
 // the request and response bodies that carry users are declared once (usersCarriers) and made for each family.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DateTimeV1, Duration, JsonObject, Nanos, StringMap, named, type Family } from '../http/schemas.js';
+import { MAX_USERS_PER_REQUEST } from '../limits.js';
 
 export const USER_ID_PATTERN = '^[@\\w-]{1,255}$';
 export const UserId = Type.String({ minLength: 1, maxLength: 255, pattern: USER_ID_PATTERN });
@@ -212,7 +213,7 @@ export const UpdateUserPartialRequest = Type.Object(
 );
 export type UpdateUserPartialRequest = Static<typeof UpdateUserPartialRequest>;
 export const UpdateUsersPartialRequest = Type.Object(
-  { users: Type.Array(Type.Ref(UpdateUserPartialRequest), { maxItems: 100 }) },
+  { users: Type.Array(Type.Ref(UpdateUserPartialRequest), { maxItems: MAX_USERS_PER_REQUEST }) },
   { $id: 'UpdateUsersPartialRequest', title: 'UpdateUsersPartialRequest' },
 );
 

@@ -1,9 +1,9 @@
 // Stream's limits and rules on user data (reference §5).
+import type { UserRow } from '../db/schema.js';
 import { inputError } from '../http/errors.js';
 import { isPlainObject } from '../lib/json.js';
-import type { UserRow } from './representation.js';
+import { MAX_USERS_PER_REQUEST } from '../limits.js';
 
-export const MAX_USERS_PER_REQUEST = 100;
 export const MAX_USER_BYTES = 5 * 1024;
 const USER_ID = /^[@\w-]{1,255}$/;
 

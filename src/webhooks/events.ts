@@ -2,8 +2,9 @@
 // and the type's own fields. The user is in the v1 representation (custom fields flattened, RFC3339 date-times), the
 // state after the change; for a hard deletion, the last state before it. There is no user.created: a new user is a
 // user.updated.
+import type { UserRow } from '../db/schema.js';
 import { microsToRfc3339, nowMicros } from '../db/timestamps.js';
-import { userV1, type UserRow } from '../users/representation.js';
+import { userV1 } from '../users/representation.js';
 
 export type UserEventType = 'user.updated' | 'user.deactivated' | 'user.reactivated' | 'user.deleted';
 

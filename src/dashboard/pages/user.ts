@@ -1,5 +1,6 @@
 // A user's page, its edit (name, role, custom data) and its actions. Each action is sent twice: first without
 // `confirmed`, which checks it and shows what it will do, then with confirmed=yes, which does it.
+import type { UserRow } from '../../db/schema.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { exportUsers } from '../../exports/service.js';
@@ -7,7 +8,6 @@ import { inputError, notFound } from '../../http/errors.js';
 import { isPlainObject, sameJson } from '../../lib/json.js';
 import { deactivateUser, deleteUsers, reactivateUser, restoreUsers, wasHardDeleted } from '../../lifecycle/service.js';
 import { parseRequestJson } from '../../limits.js';
-import type { UserRow } from '../../users/representation.js';
 import { editUser, findUserAsOperator, updateUsersPartial, type OperatorEdit } from '../../users/service.js';
 import { USER_ACTIONS, type ActionBody, type EditBody, type UserAction, type UserParams, type UserQuery } from '../forms.js';
 import { html, segment, type SafeHtml } from '../html.js';

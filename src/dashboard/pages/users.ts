@@ -4,11 +4,12 @@ import { exportUsers } from '../../exports/service.js';
 import { inputError } from '../../http/errors.js';
 import { isPlainObject, toJsonText } from '../../lib/json.js';
 import { checkUserIds, deactivateUsers, deleteUsers, reactivateUsers, restoreUsers, type DeleteMode, type DeleteOptions } from '../../lifecycle/service.js';
-import { parseRequestJson, type InputLimits } from '../../limits.js';
+import { MAX_USERS_PER_EXPORT, MAX_USERS_PER_REQUEST, parseRequestJson, type InputLimits } from '../../limits.js';
+import { TASK_TYPE_NAMES, TASK_TYPES } from '../../tasks/table.js';
 import { parseQueryPayload } from '../../users/query-payload.js';
 import type { QueryUsersPayload } from '../../users/schemas.js';
 import { queryUsersAsOperator } from '../../users/service.js';
-import { listOf, type BulkBody, type UsersQuery } from '../forms.js';
+import { listOf, type BULK_ACTIONS, type BulkBody, type UsersQuery } from '../forms.js';
 import { html, segment } from '../html.js';
 import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../plugin.js';
 import { confirmPage } from '../views/confirm.js';
@@ -57,13 +58,11 @@ export function usersPayload(search: Static<typeof UsersQuery>, page: number, li
   return parseQueryPayload(toJsonText(payload), limits);
 }
 
+/** The operation each bulk action is (its permission and rate limit): the task types' actions, and restore. */
 const BULK_OPERATIONS = {
-  deactivate: 'DeactivateUsers',
-  reactivate: 'ReactivateUsers',
-  delete: 'DeleteUsers',
+  ...Object.fromEntries(TASK_TYPE_NAMES.flatMap((type) => (TASK_TYPES[type].dashboardAction ? [[TASK_TYPES[type].dashboardAction, type]] : []))),
   restore: 'RestoreUsers',
-  export: 'ExportUsers',
-} as const;
+} as Record<(typeof BULK_ACTIONS)[number], string>;
 
 /** DeleteUsers' options for a mode: a hard deletion takes messages and conversations with it, as the API requires. */
 export function deleteOptions(mode: DeleteMode): DeleteOptions {
@@ -102,7 +101,7 @@ export function usersPages(dashboard: Dashboard) {
     const operation = BULK_OPERATIONS[body.action];
     request.dashboardOperation = operation;
     const ids = [...new Set(listOf(body.user_ids))];
-    checkUserIds(ids, body.action === 'export' ? 25 : 100);
+    checkUserIds(ids, body.action === 'export' ? MAX_USERS_PER_EXPORT : MAX_USERS_PER_REQUEST);
     const mode = body.mode ?? 'soft';
 
     if (body.confirmed !== 'yes') {

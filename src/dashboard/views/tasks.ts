@@ -2,6 +2,7 @@
 // until the task is completed or failed (and, without scripts, the whole page every few seconds).
 import type { Micros } from '../../db/schema.js';
 import type { TaskRecord, TaskSummary } from '../../tasks/store.js';
+import { taskTypeEntry } from '../../tasks/table.js';
 import { html, segment, type SafeHtml } from '../html.js';
 import { ago, prettyJson, time } from './format.js';
 import { page, type PageSession } from './layout.js';
@@ -80,7 +81,7 @@ export function taskStatus(view: TaskView): SafeHtml {
   const { task, answer } = view;
   const done = isDone(task.status);
   const poll = done ? html`` : html` hx-get="/dashboard/tasks/${segment(task.id)}/status" hx-trigger="every 1s" hx-swap="outerHTML"`;
-  const url = task.type === 'ExportUsers' && task.status === 'completed' ? (answer.result as { url?: unknown } | undefined)?.url : undefined;
+  const url = taskTypeEntry(task.type)?.result === 'export-file' && task.status === 'completed' ? (answer.result as { url?: unknown } | undefined)?.url : undefined;
   const users = payloadUsers(task);
   return html`<div id="task-status" class="task-status"${poll}>
   <dl class="fields">

@@ -1,6 +1,6 @@
 // A user's page: every field, custom data as formatted JSON, and the actions, each of which asks for confirmation
 // on a page of its own (confirm.ts) before it is done.
-import type { UserRow } from '../../users/representation.js';
+import type { UserRow } from '../../db/schema.js';
 import { html, segment, type SafeHtml } from '../html.js';
 import { ago, prettyJson, time } from './format.js';
 import { csrfField, page, type PageSession } from './layout.js';

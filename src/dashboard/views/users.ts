@@ -1,6 +1,6 @@
 // The users page: the search form (every field becomes a condition of Stream's filter language), the results with
 // their state, paging, and the bulk actions on the users ticked.
-import type { UserRow } from '../../users/representation.js';
+import type { UserRow } from '../../db/schema.js';
 import { html, queryString, segment, type SafeHtml } from '../html.js';
 import { SORT_FIELDS } from '../forms.js';
 import { ago, time } from './format.js';

@@ -1,8 +1,7 @@
 // queryUsers as one SELECT: Stream's filter language compiled to parameterized SQL (filter.ts), paging and sorting.
 import { sql, type RawBuilder } from 'kysely';
-import type { Db } from '../../db/schema.js';
+import type { Db, UserRow } from '../../db/schema.js';
 import { DEFAULT_LIMITS, type InputLimits } from '../../limits.js';
-import type { UserRow } from '../representation.js';
 import type { QueryUsersPayload } from '../schemas.js';
 import { compileFilter, compileSort, soleNameAutocompleteWords } from './filter.js';
 import { USER_COLUMNS } from './users.js';

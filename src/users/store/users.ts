@@ -1,8 +1,7 @@
 // The users table: the select list every user-returning statement shares, and the statements of upsert, partial
 // update, guest creation and the lookups the services make.
 import { sql, type RawBuilder } from 'kysely';
-import type { Db, Micros, Tx } from '../../db/schema.js';
-import type { UserRow } from '../representation.js';
+import type { Db, Micros, Tx, UserRow } from '../../db/schema.js';
 
 /** The ids a `users` row named `users` blocks, oldest block first. */
 const BLOCKED_USER_IDS = sql`coalesce((
