@@ -15,7 +15,7 @@ import { v1Schemas } from './api/schemas-v1.js';
 import { appSettingsSchemas } from './app-settings/schemas.js';
 import type { AppCredentials } from './auth/core.js';
 import { registerAuth } from './auth/hook.js';
-import type { ConnectLimits, HttpTimeouts, RateLimitConfig } from './config.js';
+import { DEFAULT_HTTP_TIMEOUTS, type ConnectLimits, type HttpTimeouts, type RateLimitConfig } from './config.js';
 import { registerConnect } from './connect/plugin.js';
 import { createServiceContext, type ServiceContext } from './context.js';
 import { registerDashboard } from './dashboard/plugin.js';
@@ -106,7 +106,7 @@ declare module 'fastify' {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const timeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, ...deps.http };
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...deps.http };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,

@@ -5,7 +5,7 @@ import { isLoopbackHost, parseTrustProxy, type TrustProxy } from './lib/network.
 export interface RateLimitConfig {
   /** RATE_LIMITING=off counts nothing and refuses nothing (a test double); RATE_LIMITS names per-operation limits. */
   enabled?: boolean;
-  /** Multiplier applied to Stream's published per-minute limits (default 100). */
+  /** Multiplier applied to Stream's published per-minute limits (DEFAULT_RATE_LIMIT_MULTIPLIER). */
   multiplier: number;
   /** Per-operation overrides of the per-minute limit, e.g. {QueryUsers: 50}. */
   overrides: Record<string, number>;
@@ -112,6 +112,28 @@ export interface WebhookConfig {
   perHook: number;
 }
 
+// Defaults, each written once: loadConfig reads the environment over them, and what runs without a Config (buildApp,
+// createServiceContext, the worker and the dispatcher as tests make them) falls back to the same values.
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 };
+
+/** Attempts a task gets before it is failed for good. */
+export const DEFAULT_TASK_MAX_ATTEMPTS = 5;
+/** Most tasks of a batching type claimed and run in one transaction. */
+export const DEFAULT_TASK_BATCH_SIZE = 100;
+
+/** Multiplier applied to Stream's published per-minute rate limits. */
+export const DEFAULT_RATE_LIMIT_MULTIPLIER = 100;
+
+export const DEFAULT_WEBHOOKS: WebhookConfig = {
+  retryFirstMs: 5_000,
+  retryMaxMs: 60 * 60_000,
+  maxAgeMs: 24 * 60 * 60_000,
+  retentionMs: 7 * 24 * 60 * 60_000,
+  concurrency: 32,
+  perHook: 4,
+};
+
 export const DEFAULT_CONNECT_LIMITS: ConnectLimits = {
   perAddress: 200,
   perUser: 50,
@@ -196,15 +218,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : undefined,
     rateLimit: {
       enabled: onOff(env.RATE_LIMITING, 'RATE_LIMITING') ?? true,
-      multiplier: positive(env.RATE_LIMIT_MULTIPLIER, 100, 'RATE_LIMIT_MULTIPLIER'),
+      multiplier: positive(env.RATE_LIMIT_MULTIPLIER, DEFAULT_RATE_LIMIT_MULTIPLIER, 'RATE_LIMIT_MULTIPLIER'),
       overrides: overrides(env.RATE_LIMITS),
       ...(env.USER_RATE_LIMIT ? { userPerMinute: int(env.USER_RATE_LIMIT, 0, 'USER_RATE_LIMIT') } : {}),
       ...(env.ADDRESS_RATE_LIMIT ? { addressPerMinute: int(env.ADDRESS_RATE_LIMIT, 0, 'ADDRESS_RATE_LIMIT') } : {}),
     },
     taskLeaseMs: int(env.TASK_LEASE_MS, 30_000, 'TASK_LEASE_MS'),
     taskConcurrency: int(env.TASK_CONCURRENCY, 4, 'TASK_CONCURRENCY'),
-    taskBatchSize: int(env.TASK_BATCH_SIZE, 100, 'TASK_BATCH_SIZE'),
-    taskMaxAttempts: int(env.TASK_MAX_ATTEMPTS, 5, 'TASK_MAX_ATTEMPTS'),
+    taskBatchSize: int(env.TASK_BATCH_SIZE, DEFAULT_TASK_BATCH_SIZE, 'TASK_BATCH_SIZE'),
+    taskMaxAttempts: int(env.TASK_MAX_ATTEMPTS, DEFAULT_TASK_MAX_ATTEMPTS, 'TASK_MAX_ATTEMPTS'),
     taskPollMs: int(env.TASK_POLL_MS, 2_000, 'TASK_POLL_MS'),
     taskRetentionMs: positive(env.TASK_RETENTION_HOURS, 72, 'TASK_RETENTION_HOURS') * 3_600_000,
     limits: {
@@ -217,9 +239,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clientQueryCost: positive(env.LIMIT_CLIENT_QUERY_COST, DEFAULT_LIMITS.clientQueryCost, 'LIMIT_CLIENT_QUERY_COST'),
     },
     http: {
-      requestTimeoutMs: int(env.REQUEST_TIMEOUT_MS, 30_000, 'REQUEST_TIMEOUT_MS'),
-      headersTimeoutMs: int(env.HEADERS_TIMEOUT_MS, 10_000, 'HEADERS_TIMEOUT_MS'),
-      keepAliveTimeoutMs: int(env.KEEP_ALIVE_TIMEOUT_MS, 72_000, 'KEEP_ALIVE_TIMEOUT_MS'),
+      requestTimeoutMs: int(env.REQUEST_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs, 'REQUEST_TIMEOUT_MS'),
+      headersTimeoutMs: int(env.HEADERS_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs, 'HEADERS_TIMEOUT_MS'),
+      keepAliveTimeoutMs: int(env.KEEP_ALIVE_TIMEOUT_MS, DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs, 'KEEP_ALIVE_TIMEOUT_MS'),
     },
     connect: {
       perAddress: int(env.WS_MAX_PER_ADDRESS, DEFAULT_CONNECT_LIMITS.perAddress, 'WS_MAX_PER_ADDRESS'),
@@ -236,12 +258,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrationLockWaitMs: int(env.MIGRATION_LOCK_WAIT_MS, 5 * 60_000, 'MIGRATION_LOCK_WAIT_MS'),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     webhooks: {
-      retryFirstMs: int(env.WEBHOOK_RETRY_FIRST_MS, 5_000, 'WEBHOOK_RETRY_FIRST_MS'),
-      retryMaxMs: int(env.WEBHOOK_RETRY_MAX_MS, 60 * 60_000, 'WEBHOOK_RETRY_MAX_MS'),
-      maxAgeMs: int(env.WEBHOOK_MAX_AGE_MS, 24 * 60 * 60_000, 'WEBHOOK_MAX_AGE_MS'),
-      retentionMs: int(env.WEBHOOK_RETENTION_MS, 7 * 24 * 60 * 60_000, 'WEBHOOK_RETENTION_MS'),
-      concurrency: int(env.WEBHOOK_CONCURRENCY, 32, 'WEBHOOK_CONCURRENCY'),
-      perHook: int(env.WEBHOOK_PER_HOOK, 4, 'WEBHOOK_PER_HOOK'),
+      retryFirstMs: int(env.WEBHOOK_RETRY_FIRST_MS, DEFAULT_WEBHOOKS.retryFirstMs, 'WEBHOOK_RETRY_FIRST_MS'),
+      retryMaxMs: int(env.WEBHOOK_RETRY_MAX_MS, DEFAULT_WEBHOOKS.retryMaxMs, 'WEBHOOK_RETRY_MAX_MS'),
+      maxAgeMs: int(env.WEBHOOK_MAX_AGE_MS, DEFAULT_WEBHOOKS.maxAgeMs, 'WEBHOOK_MAX_AGE_MS'),
+      retentionMs: int(env.WEBHOOK_RETENTION_MS, DEFAULT_WEBHOOKS.retentionMs, 'WEBHOOK_RETENTION_MS'),
+      concurrency: int(env.WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOKS.concurrency, 'WEBHOOK_CONCURRENCY'),
+      perHook: int(env.WEBHOOK_PER_HOOK, DEFAULT_WEBHOOKS.perHook, 'WEBHOOK_PER_HOOK'),
     },
     metricsToken: env.METRICS_TOKEN || undefined,
     dashboard: {

@@ -5,7 +5,7 @@ import type { AppCredentials } from './auth/core.js';
 import type { Db } from './db/schema.js';
 import { TombstoneHasher } from './lifecycle/tombstones.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
-import type { RateLimitConfig } from './config.js';
+import { DEFAULT_RATE_LIMIT_MULTIPLIER, DEFAULT_TASK_MAX_ATTEMPTS, type RateLimitConfig } from './config.js';
 import { RateLimits, rateLimitCounters } from './rate-limits/service.js';
 import { WebhookEvents } from './webhooks/service.js';
 
@@ -50,10 +50,10 @@ export function createServiceContext(deps: {
     db: deps.db,
     settings,
     credentials: () => deps.credentials,
-    tasks: { maxAttempts: deps.taskMaxAttempts ?? 5 },
+    tasks: { maxAttempts: deps.taskMaxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS },
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
     tombstones: new TombstoneHasher(),
-    rateLimits: new RateLimits({ multiplier: 100, overrides: {}, ...deps.rateLimit }, rateLimitCounters(deps.db, deps.sharedRateLimits ?? false), deps.now),
+    rateLimits: new RateLimits({ multiplier: DEFAULT_RATE_LIMIT_MULTIPLIER, overrides: {}, ...deps.rateLimit }, rateLimitCounters(deps.db, deps.sharedRateLimits ?? false), deps.now),
     events: new WebhookEvents(settings),
     clearing: { allowed: deps.allowClear ?? false, listeners: new Set() },
   };

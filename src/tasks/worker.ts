@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import { DEFAULT_TASK_BATCH_SIZE } from '../config.js';
 import type { Db, Tx } from '../db/schema.js';
 import { StreamError } from '../http/errors.js';
 import {
@@ -89,7 +90,7 @@ export class Worker {
 
   private async run(): Promise<void> {
     const batchTypes = Object.keys(this.options.batchHandlers ?? {});
-    const batchSize = Math.max(1, this.options.batchSize ?? 100);
+    const batchSize = Math.max(1, this.options.batchSize ?? DEFAULT_TASK_BATCH_SIZE);
     while (!this.stopping) {
       // Let pending I/O run between rounds: PGlite answers queries without returning to the event loop, so a worker
       // draining a backlog would otherwise keep HTTP requests waiting until the queue is empty.

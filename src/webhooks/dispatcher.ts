@@ -8,6 +8,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import { DEFAULT_WEBHOOKS } from '../config.js';
 import type { Db } from '../db/schema.js';
 import { deliverableHooks, displayUrl, hookTakes, withoutSecrets, type DeliverableHook, type StoredHook } from './config.js';
 import { claimDeliveries, recordAttempt, releaseDelivery, WEBHOOKS_CHANNEL, type AttemptOutcome, type ClaimedDelivery } from './store.js';
@@ -22,7 +23,7 @@ export interface RetrySchedule {
   maxAgeMs: number;
 }
 
-export const DEFAULT_RETRY: RetrySchedule = { firstMs: 5_000, maxMs: 60 * 60_000, maxAgeMs: 24 * 60 * 60_000 };
+const DEFAULT_RETRY: RetrySchedule = { firstMs: DEFAULT_WEBHOOKS.retryFirstMs, maxMs: DEFAULT_WEBHOOKS.retryMaxMs, maxAgeMs: DEFAULT_WEBHOOKS.maxAgeMs };
 
 /** The webhook configuration of the app settings. */
 export interface HookSettings {
@@ -99,8 +100,8 @@ export class WebhookDispatcher {
   }
 
   private async run(): Promise<void> {
-    const concurrency = this.options.concurrency ?? 32;
-    const perHook = this.options.perHook ?? 4;
+    const concurrency = this.options.concurrency ?? DEFAULT_WEBHOOKS.concurrency;
+    const perHook = this.options.perHook ?? DEFAULT_WEBHOOKS.perHook;
     while (!this.stopping) {
       await new Promise((resolve) => setImmediate(resolve));
       this.wakeup.startRound();
