@@ -15,7 +15,7 @@ import { apiMessage, orRefusal, pageSession, redirect, sendHtml, type Dashboard 
 import { confirmPage } from '../views/confirm.js';
 import { prettyJson } from '../views/format.js';
 import { DELETE_EXPLANATIONS, missingUserPage, userPage } from '../views/user.js';
-import { deleteOptions } from './users.js';
+import { BULK_OPERATIONS, deleteOptions } from './users.js';
 import { noticeFor } from './notices.js';
 
 const SERVER = { kind: 'server' } as const;
@@ -23,10 +23,10 @@ const SERVER = { kind: 'server' } as const;
 const OPERATIONS: Record<UserAction, string> = {
   deactivate: 'DeactivateUser',
   reactivate: 'ReactivateUser',
-  delete: 'DeleteUsers',
+  delete: BULK_OPERATIONS.delete,
   restore: 'RestoreUsers',
   'revoke-tokens': 'UpdateUsersPartial',
-  export: 'ExportUsers',
+  export: BULK_OPERATIONS.export,
 };
 
 /** The edit form's fields as the service takes them; the custom data checked as the API checks JSON it is sent. */

@@ -58,8 +58,11 @@ export function usersPayload(search: Static<typeof UsersQuery>, page: number, li
   return parseQueryPayload(toJsonText(payload), limits);
 }
 
-/** The operation each bulk action is (its permission and rate limit): the task types' actions, and restore. */
-const BULK_OPERATIONS = {
+/**
+ * The operation each bulk action is (its permission and rate limit): the task types' actions (an operation enqueues
+ * the task type of its name), and restore. The user page's delete and export are the same operations.
+ */
+export const BULK_OPERATIONS = {
   ...Object.fromEntries(TASK_TYPE_NAMES.flatMap((type) => (TASK_TYPES[type].dashboardAction ? [[TASK_TYPES[type].dashboardAction, type]] : []))),
   restore: 'RestoreUsers',
 } as Record<(typeof BULK_ACTIONS)[number], string>;
