@@ -6,7 +6,7 @@ import { sameJson } from '../../lib/json.js';
 import { parseRequestJson } from '../../limits.js';
 import type { AppBody, AppQuery } from '../forms.js';
 import { html } from '../html.js';
-import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../plugin.js';
+import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../page-kit.js';
 import { appPage, settingsFormOf, type SettingsForm } from '../views/app.js';
 import { confirmPage } from '../views/confirm.js';
 import { noticeFor } from './notices.js';

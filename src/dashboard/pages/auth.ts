@@ -5,7 +5,7 @@ import { sameSecret } from '../../auth/core.js';
 import { ErrorCode, StreamError } from '../../http/errors.js';
 import { addressKey } from '../../lib/network.js';
 import type { SignInBody, SignInQuery } from '../forms.js';
-import { apiMessage, redirect, sendHtml, type Dashboard } from '../plugin.js';
+import { apiMessage, redirect, sendHtml, type Dashboard } from '../page-kit.js';
 import { clearedSessionCookie, sessionCookie, signSession } from '../session.js';
 import { signInPage } from '../views/sign-in.js';
 

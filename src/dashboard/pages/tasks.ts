@@ -5,7 +5,7 @@ import { v1 } from '../../api/representation.js';
 import { parseJsonExact } from '../../lib/json.js';
 import { getTaskRecord, getTaskText, listTasks } from '../../tasks/service.js';
 import type { TaskParams, TasksQuery } from '../forms.js';
-import { pageSession, sendHtml, type Dashboard } from '../plugin.js';
+import { pageSession, sendHtml, type Dashboard } from '../page-kit.js';
 import { taskPage, taskStatus, tasksPage, type TaskView } from '../views/tasks.js';
 
 export const TASKS_PER_PAGE = 25;

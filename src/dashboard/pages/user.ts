@@ -11,7 +11,7 @@ import { parseRequestJson } from '../../limits.js';
 import { editUser, findUserAsOperator, updateUsersPartial, type OperatorEdit } from '../../users/service.js';
 import { USER_ACTIONS, type ActionBody, type EditBody, type UserAction, type UserParams, type UserQuery } from '../forms.js';
 import { html, segment, type SafeHtml } from '../html.js';
-import { apiMessage, orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../plugin.js';
+import { apiMessage, orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../page-kit.js';
 import { confirmPage } from '../views/confirm.js';
 import { prettyJson } from '../views/format.js';
 import { DELETE_EXPLANATIONS, missingUserPage, userPage } from '../views/user.js';

@@ -11,7 +11,7 @@ import type { QueryUsersPayload } from '../../users/schemas.js';
 import { queryUsersAsOperator } from '../../users/service.js';
 import { listOf, type BULK_ACTIONS, type BulkBody, type UsersQuery } from '../forms.js';
 import { html, segment } from '../html.js';
-import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../plugin.js';
+import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../page-kit.js';
 import { confirmPage } from '../views/confirm.js';
 import { DELETE_EXPLANATIONS } from '../views/user.js';
 import { usersPage } from '../views/users.js';

@@ -5,7 +5,7 @@ import type { Static } from '@sinclair/typebox';
 import { cancelPendingDeliveries, currentWebhookReport, failedDeliveries, retryFailedDeliveries, webhookHookReport } from '../../webhooks/service.js';
 import type { HookParams, RetryBody, CancelBody, WebhooksQuery } from '../forms.js';
 import { noticeFor } from './notices.js';
-import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../plugin.js';
+import { orRefusal, pageSession, redirect, sendHtml, type Dashboard } from '../page-kit.js';
 import { confirmPage } from '../views/confirm.js';
 import { webhooksPage } from '../views/webhooks.js';
 import { html } from '../html.js';
