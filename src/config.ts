@@ -119,6 +119,9 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { requestTimeoutMs: 30_000, h
 
 /** Attempts a task gets before it is failed for good. */
 export const DEFAULT_TASK_MAX_ATTEMPTS = 5;
+/** How long a worker or webhook dispatcher stopped on its own (outside the runtime, which computes it from
+ * SHUTDOWN_GRACE_MS) waits for the work in flight. */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
 /** Most tasks of a batching type claimed and run in one transaction. */
 export const DEFAULT_TASK_BATCH_SIZE = 100;
 

@@ -7,6 +7,9 @@ import { inputError } from './http/errors.js';
 export const MAX_USERS_PER_REQUEST = 100;
 /** Users in one ExportUsers call. */
 export const MAX_USERS_PER_EXPORT = 25;
+/** Teams of one user, and the length of a team's name. */
+export const MAX_TEAMS_PER_USER = 250;
+export const MAX_TEAM_NAME_LENGTH = 100;
 
 export interface InputLimits {
   /** Keys in one partial update's `set`, and in its `unset`. */

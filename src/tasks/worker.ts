@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { DEFAULT_TASK_BATCH_SIZE } from '../config.js';
+import { DEFAULT_STOP_GRACE_MS, DEFAULT_TASK_BATCH_SIZE } from '../config.js';
 import type { Db, Tx } from '../db/schema.js';
 import { StreamError } from '../http/errors.js';
 import {
@@ -257,7 +257,7 @@ export class Worker {
     // for a whole poll interval once its claim returns.
     this.notify();
     await this.loop;
-    const grace = this.options.shutdownGraceMs ?? 10_000;
+    const grace = this.options.shutdownGraceMs ?? DEFAULT_STOP_GRACE_MS;
     const all = Promise.all([...this.running.values()].map((entry) => entry.done));
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), grace).unref())]);
     if (timedOut) {

@@ -3,7 +3,7 @@
 // the request and response bodies that carry users are declared once (usersCarriers) and made for each family.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DateTimeV1, Duration, JsonObject, Nanos, StringMap, named, type Family } from '../http/schemas.js';
-import { MAX_USERS_PER_REQUEST } from '../limits.js';
+import { MAX_TEAM_NAME_LENGTH, MAX_TEAMS_PER_USER, MAX_USERS_PER_REQUEST } from '../limits.js';
 
 export const USER_ID_PATTERN = '^[@\\w-]{1,255}$';
 export const UserId = Type.String({ minLength: 1, maxLength: 255, pattern: USER_ID_PATTERN });
@@ -15,7 +15,7 @@ export const PrivacySettings = Type.Object({
   delivery_receipts: Type.Optional(Enabled),
 });
 
-const Teams = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 250 });
+const Teams = Type.Array(Type.String({ minLength: 1, maxLength: MAX_TEAM_NAME_LENGTH }), { maxItems: MAX_TEAMS_PER_USER });
 const TeamsRole = StringMap(Type.String());
 
 // --- the user in a request -------------------------------------------------------------------------------------------

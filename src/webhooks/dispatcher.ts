@@ -8,7 +8,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { DEFAULT_WEBHOOKS } from '../config.js';
+import { DEFAULT_STOP_GRACE_MS, DEFAULT_WEBHOOKS } from '../config.js';
 import type { Db } from '../db/schema.js';
 import { deliverableHooks, displayUrl, hookTakes, withoutSecrets, type DeliverableHook, type StoredHook } from './config.js';
 import { claimDeliveries, recordAttempt, releaseDelivery, WEBHOOKS_CHANNEL, type AttemptOutcome, type ClaimedDelivery } from './store.js';
@@ -224,7 +224,7 @@ export class WebhookDispatcher {
   }
 
   /** Stops claiming, lets sends in flight finish (each is bounded by its timeout), hands back what is left. */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.notify();

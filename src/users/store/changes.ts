@@ -4,7 +4,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { requestTimeToSql } from '../../db/timestamps.js';
 import { inputError, notAllowed } from '../../http/errors.js';
 import { isPlainObject } from '../../lib/json.js';
-import { jsonDepth, type InputLimits } from '../../limits.js';
+import { jsonDepth, MAX_TEAM_NAME_LENGTH, MAX_TEAMS_PER_USER, type InputLimits } from '../../limits.js';
 import type { UpdateUserPartialRequest } from '../schemas.js';
 import { PRIVACY_KEYS, RESERVED_FIELDS } from '../validation.js';
 
@@ -132,8 +132,12 @@ function columnValue(column: Exclude<Column, 'custom'>, key: string, value: unkn
       return sql`${value}`;
     case 'teams':
       if (value === null) return UNSET_VALUE.teams;
-      if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t === '' || Buffer.byteLength(t) > 100) || value.length > 250) {
-        throw wrong('a list of at most 250 team names of 1 to 100 bytes');
+      if (
+        !Array.isArray(value) ||
+        value.some((t) => typeof t !== 'string' || t === '' || Buffer.byteLength(t) > MAX_TEAM_NAME_LENGTH) ||
+        value.length > MAX_TEAMS_PER_USER
+      ) {
+        throw wrong(`a list of at most ${MAX_TEAMS_PER_USER} team names of 1 to ${MAX_TEAM_NAME_LENGTH} bytes`);
       }
       return value.length === 0 ? UNSET_VALUE.teams : textArray(value as string[]);
     case 'teams_role':
