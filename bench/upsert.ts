@@ -262,8 +262,9 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
   if (figures.backend === 'PostgreSQL') {
     // Where the CPU goes, per request of 100 users: on a machine whose cores the database, the server and the load
     // generator share, the server path pays for the server process's CPU on top of the database's.
-    const perBatch = (passes: Pass[], part: keyof Pass['cpu']) =>
-      fmtMs(passes.reduce((sum, x) => sum + x.cpu[part], 0) / (passes.reduce((sum, x) => sum + x.users, 0) / BATCH_SIZE));
+    const cpuPerBatch = (passes: Pass[], part: keyof Pass['cpu']) =>
+      passes.reduce((sum, x) => sum + x.cpu[part], 0) / (passes.reduce((sum, x) => sum + x.users, 0) / BATCH_SIZE);
+    const perBatch = (passes: Pass[], part: keyof Pass['cpu']) => fmtMs(cpuPerBatch(passes, part));
     section.tables.push({
       header: ['CPU per request of 100 users (ms), new / update', 'server process', 'PostgreSQL processes', 'benchmark process'],
       rows: figures.paths.map((p) => [
@@ -273,12 +274,30 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
         `${perBatch(p.fresh, 'bench')} / ${perBatch(p.update, 'bench')}`,
       ]),
     });
+    const own = byKey('own');
+    for (const pass of ['fresh', 'update'] as const) {
+      const serverCpu = cpuPerBatch(server[pass], 'server');
+      const passName = pass === 'fresh' ? 'new users' : 'update-heavy';
+      section.checks.push(check(`server CPU per request of 100 users, ${passName} (ms)`, serverCpu, fmtMs(serverCpu), '≤', TARGETS.upsertServerCpuMs, fmtMs));
+      if (own) {
+        // Both paths share the machine's cores with the database, so the most the server path can reach is the
+        // database's CPU for the plain statement over the database's and the server's CPU for the API path.
+        const ceiling = cpuPerBatch(own[pass], 'postgres') / (cpuPerBatch(server[pass], 'postgres') + serverCpu);
+        section.checks.push(
+          info(
+            `CPU ceiling of server ÷ plain statement into the server's table, ${passName}`,
+            fmtRatio(ceiling),
+            `PostgreSQL ${perBatch(own[pass], 'postgres')} ms for the plain statement ÷ (PostgreSQL ${perBatch(server[pass], 'postgres')} + server ${fmtMs(serverCpu)} ms) for the API path`,
+          ),
+        );
+      }
+    }
   }
   const perRound = (other: PathRounds, pass: 'fresh' | 'update') =>
     server[pass].map((s, i) => s.usersPerSecond / other[pass][i]!.usersPerSecond);
   const ratioRows: string[][] = [];
   for (const [key, target, name] of [
-    ['minimal', TARGETS.upsertVsMinimal, 'server ÷ minimal table'],
+    ['minimal', undefined, 'server ÷ minimal table'],
     ['own', TARGETS.upsertVsOwnTable, "server ÷ plain statement into the server's table"],
   ] as const) {
     const other = byKey(key);
@@ -287,10 +306,10 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
       const ratios = perRound(other, pass);
       const label = `${name}, ${pass === 'fresh' ? 'new users' : 'update-heavy'}`;
       ratioRows.push([label, ...ratios.map(fmtRatio)]);
-      if (figures.backend === 'PostgreSQL') {
-        section.checks.push(
-          check(label, median(ratios), `${withSpread(ratios, fmtRatio)}, ${ratios.length} rounds`, '≥', target, fmtRatio, pass === 'update' ? 'the issue sets its targets on new users; applied here too' : undefined),
-        );
+      if (figures.backend === 'PostgreSQL' && target === undefined) {
+        section.checks.push(info(label, `${withSpread(ratios, fmtRatio)}, ${ratios.length} rounds`, "context, not a goal: the minimal table has 4 indexes to the server's 9"));
+      } else if (figures.backend === 'PostgreSQL' && target !== undefined) {
+        section.checks.push(check(label, median(ratios), `${withSpread(ratios, fmtRatio)}, ${ratios.length} rounds`, '≥', target, fmtRatio));
       } else {
         section.checks.push(info(label, `${withSpread(ratios, fmtRatio)} over ${ratios.length} slices`, 'separate phases (single-process database): indicative only'));
       }
