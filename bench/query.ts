@@ -41,7 +41,7 @@ export async function loadQueryUsers(config: BenchConfig, pgb: PostgresBackend):
   log(`  bulk-loading ${fmtInt(config.queryUsers)} users (one INSERT … SELECT, secondary indexes rebuilt after)…`);
   const client = await pgb.pool.connect();
   try {
-    await client.query('TRUNCATE users, tasks CASCADE');
+    await client.query('TRUNCATE users, tasks, user_name_words CASCADE');
     const { rows: indexes } = await client.query<{ name: string; def: string }>(
       `SELECT i.relname AS name, pg_get_indexdef(i.oid) AS def FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
        WHERE x.indrelid = 'users'::regclass AND NOT x.indisprimary ORDER BY i.relname`,

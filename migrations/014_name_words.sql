@@ -62,10 +62,12 @@ BEGIN
 END
 $$;
 
+-- A DELETE, not a TRUNCATE: a TRUNCATE that lists both tables (a clear empties every data table in one statement)
+-- cannot truncate the word list again from its trigger; the list is already empty then, and the DELETE finds nothing.
 CREATE FUNCTION stream_name_words_truncate() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE user_name_words;
+  DELETE FROM user_name_words;
   RETURN NULL;
 END
 $$;
