@@ -4,7 +4,7 @@
 -- user's created_at: a range scan of its primary key finds the matches of a prefix with their order, without reading
 -- the users rows, and only a page of them is then read (src/users/store/query.ts, plan 'word-list'). The query still
 -- tests every row it returns against the name's tsvector, so the table narrows the search and never decides a match.
--- Kept by statement-level triggers on users (every writer: upserts, partial updates, imports, guests, deletions).
+-- Kept by triggers on users (every writer: upserts, partial updates, imports, guests, deletions).
 -- Statements are separated by a semicolon at the end of a line (see src/db/migrate.ts).
 CREATE TABLE user_name_words (
   word text COLLATE "C" NOT NULL,
@@ -16,48 +16,37 @@ CREATE TABLE user_name_words (
 CREATE FUNCTION stream_name_words_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  -- A tsvector's lexemes are distinct: no DISTINCT needed.
   INSERT INTO user_name_words (word, created_at, user_id)
-  SELECT DISTINCT w.word, n.created_at, n.id
+  SELECT w.word, n.created_at, n.id
   FROM new_rows n, unnest(tsvector_to_array(to_tsvector('simple', coalesce(n.name, '')))) AS w(word)
   ON CONFLICT DO NOTHING;
   RETURN NULL;
 END
 $$;
 
--- Rows whose name or created_at changed: their old words go, their new ones come. One indexed statement per changed
--- row (a set-based delete over the transition tables was planned as a scan of the whole word table); an update
--- that changes no name (most upserts) costs one join of the transition tables.
+-- A row whose name or created_at changed: its old words go, its new ones come. Row-level, with the test in the
+-- trigger's WHEN (evaluated without calling the function): an update that keeps the name, as most upserts do, costs
+-- nothing here.
 CREATE FUNCTION stream_name_words_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-  r record;
 BEGIN
-  FOR r IN
-    SELECT o.id, o.name AS old_name, o.created_at AS old_at, n.name AS new_name, n.created_at AS new_at
-    FROM old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE n.name IS DISTINCT FROM o.name OR n.created_at <> o.created_at
-  LOOP
-    DELETE FROM user_name_words
-    WHERE word = ANY (tsvector_to_array(to_tsvector('simple', coalesce(r.old_name, ''))))
-      AND created_at = r.old_at AND user_id = r.id;
-    INSERT INTO user_name_words (word, created_at, user_id)
-    SELECT w.word, r.new_at, r.id FROM unnest(tsvector_to_array(to_tsvector('simple', coalesce(r.new_name, '')))) AS w(word)
-    ON CONFLICT DO NOTHING;
-  END LOOP;
+  DELETE FROM user_name_words
+  WHERE word = ANY (tsvector_to_array(to_tsvector('simple', coalesce(OLD.name, ''))))
+    AND created_at = OLD.created_at AND user_id = OLD.id;
+  INSERT INTO user_name_words (word, created_at, user_id)
+  SELECT w.word, NEW.created_at, NEW.id FROM unnest(tsvector_to_array(to_tsvector('simple', coalesce(NEW.name, '')))) AS w(word)
+  ON CONFLICT DO NOTHING;
   RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION stream_name_words_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-  r record;
 BEGIN
-  FOR r IN SELECT o.id, o.name, o.created_at FROM old_rows o LOOP
-    DELETE FROM user_name_words
-    WHERE word = ANY (tsvector_to_array(to_tsvector('simple', coalesce(r.name, ''))))
-      AND created_at = r.created_at AND user_id = r.id;
-  END LOOP;
+  DELETE FROM user_name_words
+  WHERE word = ANY (tsvector_to_array(to_tsvector('simple', coalesce(OLD.name, ''))))
+    AND created_at = OLD.created_at AND user_id = OLD.id;
   RETURN NULL;
 END
 $$;
@@ -75,15 +64,16 @@ $$;
 CREATE TRIGGER users_name_words_insert AFTER INSERT ON users
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stream_name_words_insert();
 
-CREATE TRIGGER users_name_words_update AFTER UPDATE ON users
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stream_name_words_update();
+CREATE TRIGGER users_name_words_update AFTER UPDATE OF name, created_at ON users
+  FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.created_at IS DISTINCT FROM NEW.created_at)
+  EXECUTE FUNCTION stream_name_words_update();
 
 CREATE TRIGGER users_name_words_delete AFTER DELETE ON users
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION stream_name_words_delete();
+  FOR EACH ROW EXECUTE FUNCTION stream_name_words_delete();
 
 CREATE TRIGGER users_name_words_truncate AFTER TRUNCATE ON users
   FOR EACH STATEMENT EXECUTE FUNCTION stream_name_words_truncate();
 
 INSERT INTO user_name_words (word, created_at, user_id)
-SELECT DISTINCT w.word, u.created_at, u.id
+SELECT w.word, u.created_at, u.id
 FROM users u, unnest(tsvector_to_array(to_tsvector('simple', coalesce(u.name, '')))) AS w(word);
