@@ -195,7 +195,7 @@ describe(`query plans over ${ROWS} users`, () => {
     expect(indexesUsed(plan)).not.toContain('users_name_words_idx');
     const analyzed = await explain(payload, { analyze: true, plan: 'word-list' });
     expect(usersRowsRead(analyzed), JSON.stringify(analyzed, null, 2)).toBeLessThanOrEqual(5);
-    const response = await server.client.queryUsers({ payload });
+    const response = await server.client.queryUsers({ payload: payload as never });
     expect(response.users.map((u) => u.name)).toEqual(['user 42429', 'user 42428', 'user 42427', 'user 42426', 'user 42425']);
   });
 
