@@ -14,10 +14,12 @@ export interface BenchConfig {
   warmupBatches: number;
   /** Users bulk-loaded for the queryUsers latencies. */
   queryUsers: number;
-  /** Sequential requests per query shape (each followed by its bare SQL), after a tenth as many warm-up ones… */
+  /** Sequential requests per query shape and round (each followed by its bare SQL), after a tenth as many warm-up ones… */
   queryRequests: number;
-  /** …or fewer when a shape has used this many seconds (at least 100 are kept). */
+  /** …or fewer when a shape has used this many seconds in the round (at least 100 are kept). */
   querySeconds: number;
+  /** Rounds of the query shapes (every shape in each, the order reversed every other round); figures are their median. */
+  queryRounds: number;
   /** Tasks enqueued in the database, server stopped, drained by one server process. */
   drainTasks: number;
   drainPollMs: number;
@@ -71,8 +73,9 @@ function parseSections(raw: string | undefined): Set<string> {
  *   BENCH_PGLITE_ROUNDS=5 [2]     PGlite: slices of the workload
  *   BENCH_CONCURRENCY=8           keep-alive connections for the upserts (and pool size of the baselines)
  *   BENCH_QUERY_USERS=1000000 [20000]
- *   BENCH_QUERY_REQUESTS=1000 [100]   per shape, sequential, each followed by its bare SQL
- *   BENCH_QUERY_SECONDS=20 [5]    time cap per shape (at least 100 requests are kept)
+ *   BENCH_QUERY_REQUESTS=200 [50]    per shape and round, sequential, each followed by its bare SQL
+ *   BENCH_QUERY_SECONDS=5 [2]     time cap per shape and round (at least 100 requests are kept)
+ *   BENCH_QUERY_ROUNDS=5 [2]      rounds over every shape, alternated; the figures are the median over the rounds
  *   BENCH_DRAIN_TASKS=10000 [1000]
  *   BENCH_DRAIN_POLL_MS=5
  *   BENCH_TASK_RUNS=300 [50]
@@ -102,8 +105,9 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     concurrency,
     warmupBatches: 2 * concurrency,
     queryUsers: envInt(env, 'BENCH_QUERY_USERS', q(1_000_000, 20_000), 20_000),
-    queryRequests: envInt(env, 'BENCH_QUERY_REQUESTS', q(1_000, 100), 10),
-    querySeconds: envInt(env, 'BENCH_QUERY_SECONDS', q(20, 5), 1),
+    queryRequests: envInt(env, 'BENCH_QUERY_REQUESTS', q(200, 50), 10),
+    querySeconds: envInt(env, 'BENCH_QUERY_SECONDS', q(5, 2), 1),
+    queryRounds: envInt(env, 'BENCH_QUERY_ROUNDS', q(5, 2), 1),
     drainTasks: envInt(env, 'BENCH_DRAIN_TASKS', q(10_000, 1_000), 10),
     drainPollMs: envInt(env, 'BENCH_DRAIN_POLL_MS', 5, 1),
     taskRuns: envInt(env, 'BENCH_TASK_RUNS', q(300, 50), 10),

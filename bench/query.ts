@@ -12,7 +12,21 @@ import { expectStatus, type BenchClient } from './http.js';
 import { log, onCleanup } from './lifecycle.js';
 import { random, summarize, type Summary } from './measure.js';
 import { check, fmtInt, fmtMs, fmtSeconds, type Report } from './report.js';
-import { bulkLoadUsersSql, COLORS, COMMON_PREFIX, FIRST_NAMES, queryUserId, RARE_EVERY, RARE_FIRST_NAME, RARE_PREFIX, TEAMS } from './workload.js';
+import {
+  bulkLoadUsersSql,
+  COLORS,
+  COMMON_PREFIX,
+  FIRST_NAMES,
+  LAST_NAMES,
+  LATER_EVERY,
+  LATER_LAST_NAME,
+  LATER_PREFIX,
+  queryUserId,
+  RARE_EVERY,
+  RARE_FIRST_NAME,
+  RARE_PREFIX,
+  TEAMS,
+} from './workload.js';
 
 export interface LoadFigures {
   users: number;
@@ -27,7 +41,7 @@ export async function loadQueryUsers(config: BenchConfig, pgb: PostgresBackend):
   log(`  bulk-loading ${fmtInt(config.queryUsers)} users (one INSERT … SELECT, secondary indexes rebuilt after)…`);
   const client = await pgb.pool.connect();
   try {
-    await client.query('TRUNCATE users, tasks CASCADE');
+    await client.query('TRUNCATE users, tasks, user_name_words CASCADE');
     const { rows: indexes } = await client.query<{ name: string; def: string }>(
       `SELECT i.relname AS name, pg_get_indexdef(i.oid) AS def FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
        WHERE x.indrelid = 'users'::regclass AND NOT x.indisprimary ORDER BY i.relname`,
@@ -41,6 +55,9 @@ export async function loadQueryUsers(config: BenchConfig, pgb: PostgresBackend):
     for (const index of indexes) await client.query(index.def);
     await client.query('RESET maintenance_work_mem');
     await client.query('VACUUM ANALYZE users');
+    // The word list the load's trigger filled (migration 014): its visibility map lets the word-list plan read it
+    // without its heap, as autovacuum would in production (it is off on the shared server).
+    await client.query('VACUUM ANALYZE user_name_words');
     await client.query('CHECKPOINT');
     const t2 = performance.now();
     const { rows } = await client.query<{ table: string; indexes: string }>(
@@ -60,7 +77,7 @@ export async function loadQueryUsers(config: BenchConfig, pgb: PostgresBackend):
   }
 }
 
-type Answer = Array<{ id: string; name?: string; teams?: string[]; custom?: { color?: unknown } }>;
+type Answer = Array<{ id: string; name?: string; teams?: string[]; created_at?: unknown; custom?: { color?: unknown; n?: unknown } }>;
 
 interface Shape {
   name: string;
@@ -93,10 +110,29 @@ function shapes(config: BenchConfig): Shape[] {
       check: (users, p) => users.length === new Set(p.filter_conditions.id.$in).size,
     },
     {
+      name: 'custom field $eq, one match',
+      shown: '{"n": <a random user\'s number>} (a unique custom number)',
+      make: () => ({ filter_conditions: { n: 1 + Math.floor(rand() * n) } }),
+      check: (users, p) => users.length === 1 && users[0]!.id === queryUserId(p.filter_conditions.n) && users[0]!.custom?.n === p.filter_conditions.n,
+    },
+    {
       name: 'custom field $eq',
       shown: `{"color": "<one of ${COLORS.length}>"} (1/${COLORS.length} of the users)`,
       make: () => ({ filter_conditions: { color: pick(COLORS) } }),
       check: (users, p) => users.length === 30 && newestFirst(users) && users.every((u) => u.custom?.color === p.filter_conditions.color),
+    },
+    {
+      name: 'custom field $eq AND teams $contains',
+      // Colors and teams are both assigned by i % 8, so the k-th color goes with the k-th team (1/8 of the users).
+      shown: `{"color": "<one of ${COLORS.length}>", "teams": {"$contains": "<its team>"}} (1/${COLORS.length} of the users)`,
+      make: () => {
+        const k = Math.floor(rand() * COLORS.length);
+        return { filter_conditions: { color: COLORS[k]!, teams: { $contains: TEAMS[k % TEAMS.length]! } } };
+      },
+      check: (users, p) =>
+        users.length === 30 &&
+        newestFirst(users) &&
+        users.every((u) => u.custom?.color === p.filter_conditions.color && u.teams?.includes(p.filter_conditions.teams.$contains)),
     },
     {
       name: '$autocomplete, common prefix',
@@ -111,10 +147,28 @@ function shapes(config: BenchConfig): Shape[] {
       check: (users) => users.length === Math.min(30, Math.floor(n / RARE_EVERY)) && newestFirst(users) && users.every((u) => u.name?.startsWith(RARE_FIRST_NAME)),
     },
     {
+      name: '$autocomplete, later word',
+      shown: `{"name": {"$autocomplete": "${LATER_PREFIX}"}} (the last name of ${fmtInt(Math.floor(n / LATER_EVERY))} users)`,
+      make: () => ({ filter_conditions: { name: { $autocomplete: LATER_PREFIX } } }),
+      check: (users) => users.length === 30 && newestFirst(users) && users.every((u) => u.name?.endsWith(` ${LATER_LAST_NAME}`)),
+    },
+    {
       name: 'teams $contains',
       shown: `{"teams": {"$contains": "<one of ${TEAMS.length}>"}}`,
       make: () => ({ filter_conditions: { teams: { $contains: pick(TEAMS) } } }),
       check: (users, p) => users.length === 30 && newestFirst(users) && users.every((u) => u.teams?.includes(p.filter_conditions.teams.$contains)),
+    },
+    {
+      name: 'name $eq',
+      shown: `{"name": "<first> <last>"} (1% of the users)`,
+      make: () => ({ filter_conditions: { name: `${pick(FIRST_NAMES.filter((f) => f !== 'Bruno'))} ${pick(LAST_NAMES)}` } }),
+      check: (users, p) => users.length === 30 && newestFirst(users) && users.every((u) => u.name === p.filter_conditions.name),
+    },
+    {
+      name: 'created_at desc',
+      shown: '{} sorted by [{"field": "created_at", "direction": -1}]',
+      make: () => ({ filter_conditions: {}, sort: [{ field: 'created_at', direction: -1 }] }),
+      check: (users) => users.length === 30 && users[0]!.id === queryUserId(n),
     },
     {
       name: 'default sort, offset 900',
@@ -128,9 +182,29 @@ function shapes(config: BenchConfig): Shape[] {
 export interface ShapeFigures {
   name: string;
   shown: string;
+  /** Medians over the rounds of each round's p50 and p99 (n: samples per round, summed). */
   api: Summary;
   bare: Summary;
+  /** Each round's API p50 and p99, in round order. */
+  apiRounds: Summary[];
   plan: string;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** The median of each quantile over the rounds' summaries. */
+function medianOfRounds(rounds: Summary[]): Summary {
+  return {
+    n: rounds.reduce((sum, r) => sum + r.n, 0),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    mean: median(rounds.map((r) => r.mean)),
+    max: Math.max(...rounds.map((r) => r.max)),
+  };
 }
 
 /** Scan nodes of a JSON plan, outermost first: "Index Scan Backward (users_created_at_id_idx)". */
@@ -157,9 +231,9 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
   const compile = async (payload: QueryUsersPayload) =>
     buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, await chooseAutocompletePlan(pgb.handle.db, payload, {}, DEFAULT_LIMITS)).compile(pgb.handle.db);
   const api = (payload: QueryUsersPayload) => client.request('GET', '/api/v2/users', { payload: JSON.stringify(payload) });
-  const results: ShapeFigures[] = [];
-  const warmup = Math.max(10, Math.round(config.queryRequests / 10));
-  for (const shape of shapes(config)) {
+  const all = shapes(config);
+  const plans = new Map<string, string>();
+  for (const shape of all) {
     // Correctness first (outside the timed window): the API answers what it should, and so does the bare SQL.
     const payload = shape.make();
     const users = (JSON.parse(expectStatus(await api(payload), 200, `queryUsers ${shape.name}`).body.toString('utf8')) as { users: Answer }).users;
@@ -169,44 +243,83 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
     if (bareRows.rows.length !== users.length) throw new Error(`${shape.name}: bare SQL returned ${bareRows.rows.length} rows, the API ${users.length}`);
     const explain = await bareClient.query(`EXPLAIN (FORMAT JSON) ${compiled.sql}`, compiled.parameters as unknown[]);
     const planJson = (explain.rows[0] as Record<string, unknown>)['QUERY PLAN'];
-    const plan = planSummary((typeof planJson === 'string' ? JSON.parse(planJson) : planJson)[0]);
+    plans.set(shape.name, planSummary((typeof planJson === 'string' ? JSON.parse(planJson) : planJson)[0]));
+  }
 
-    const apiSamples: number[] = [];
-    const bareSamples: number[] = [];
-    const started = performance.now();
-    for (let i = 0; i < warmup + config.queryRequests; i++) {
-      const p = shape.make();
-      const statement = await compile(p);
-      let t0 = performance.now();
-      expectStatus(await api(p), 200, `queryUsers ${shape.name}`);
-      const apiMs = performance.now() - t0;
-      t0 = performance.now();
-      await bareClient.query(statement.sql, statement.parameters as unknown[]);
-      const bareMs = performance.now() - t0;
-      if (i >= warmup) {
+  // One request through the API, then its bare SQL; both timed.
+  const pair = async (shape: Shape) => {
+    const p = shape.make();
+    const statement = await compile(p);
+    let t0 = performance.now();
+    expectStatus(await api(p), 200, `queryUsers ${shape.name}`);
+    const apiMs = performance.now() - t0;
+    t0 = performance.now();
+    await bareClient.query(statement.sql, statement.parameters as unknown[]);
+    return { apiMs, bareMs: performance.now() - t0 };
+  };
+  const warmup = Math.max(10, Math.round(config.queryRequests / 10));
+  for (const shape of all) for (let i = 0; i < warmup; i++) await pair(shape);
+
+  // Rounds: every shape in each, the order reversed every other round, so that no shape always runs first or last.
+  const apiRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
+  const bareRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
+  for (let round = 0; round < config.queryRounds; round++) {
+    const order = round % 2 === 0 ? all : [...all].reverse();
+    for (const shape of order) {
+      const apiSamples: number[] = [];
+      const bareSamples: number[] = [];
+      const started = performance.now();
+      const keep = Math.min(100, config.queryRequests);
+      for (let i = 0; i < config.queryRequests; i++) {
+        const { apiMs, bareMs } = await pair(shape);
         apiSamples.push(apiMs);
         bareSamples.push(bareMs);
-        if (apiSamples.length >= 100 && performance.now() - started > config.querySeconds * 1000) break;
+        if (apiSamples.length >= keep && performance.now() - started > config.querySeconds * 1000) break;
       }
+      apiRounds.get(shape.name)!.push(summarize(apiSamples));
+      bareRounds.get(shape.name)!.push(summarize(bareSamples));
     }
-    const figures = { name: shape.name, shown: shape.shown, api: summarize(apiSamples), bare: summarize(bareSamples), plan };
-    log(`  ${shape.name}: API p50 ${fmtMs(figures.api.p50)} / p99 ${fmtMs(figures.api.p99)} ms, bare SQL ${fmtMs(figures.bare.p50)} / ${fmtMs(figures.bare.p99)} ms (${figures.api.n} each)`);
-    results.push(figures);
+    log(`  round ${round + 1} of ${config.queryRounds} done`);
+  }
+  const results: ShapeFigures[] = all.map((shape) => ({
+    name: shape.name,
+    shown: shape.shown,
+    api: medianOfRounds(apiRounds.get(shape.name)!),
+    bare: medianOfRounds(bareRounds.get(shape.name)!),
+    apiRounds: apiRounds.get(shape.name)!,
+    plan: plans.get(shape.name)!,
+  }));
+  for (const figures of results) {
+    const p50s = figures.apiRounds.map((r) => r.p50);
+    log(
+      `  ${figures.name}: API p50 ${fmtMs(figures.api.p50)} (rounds ${fmtMs(Math.min(...p50s))}–${fmtMs(Math.max(...p50s))}) / p99 ${fmtMs(figures.api.p99)} ms, ` +
+        `bare SQL ${fmtMs(figures.bare.p50)} / ${fmtMs(figures.bare.p99)} ms (${figures.api.n} each)`,
+    );
   }
   return results;
 }
 
-export function reportQueries(report: Report, shapes: ShapeFigures[], load: LoadFigures) {
+export function reportQueries(report: Report, shapes: ShapeFigures[], load: LoadFigures, rounds: number) {
   const section = report.section(
     `queryUsers at ${fmtInt(load.users)} users, PostgreSQL`,
     `Users bulk-loaded with one INSERT … SELECT (${fmtSeconds(load.insertSeconds)}; secondary indexes rebuilt and VACUUM ANALYZE ` +
       `${fmtSeconds(load.indexSeconds)}; table ${Math.round(load.tableBytes / 2 ** 20)} MB, indexes ${Math.round(load.indexBytes / 2 ** 20)} MB); ` +
       `names from 10 first × 10 last names. Sequential GET /api/v2/users, each followed by the bare SQL its filter compiles to ` +
-      `(buildQueryUsersSql, run through one plain pg connection, values left undecoded). Latency in ms.`,
+      `(buildQueryUsersSql, run through one plain pg connection, values left undecoded), every shape in each of ` +
+      `${rounds} rounds (the order reversed every other round). Latency in ms: the median over the rounds of each round's p50 and p99.`,
   );
   section.tables.push({
-    header: ['shape', 'API p50', 'API p99', 'bare SQL p50', 'bare SQL p99', 'n', 'plan of the bare SQL (scans, outermost first)'],
-    rows: shapes.map((s) => [s.name, fmtMs(s.api.p50), fmtMs(s.api.p99), fmtMs(s.bare.p50), fmtMs(s.bare.p99), fmtInt(s.api.n), s.plan]),
+    header: ['shape', 'API p50', 'API p50 of the rounds', 'API p99', 'bare SQL p50', 'bare SQL p99', 'n', 'plan of the bare SQL (scans, outermost first)'],
+    rows: shapes.map((s) => [
+      s.name,
+      fmtMs(s.api.p50),
+      `${fmtMs(Math.min(...s.apiRounds.map((r) => r.p50)))}–${fmtMs(Math.max(...s.apiRounds.map((r) => r.p50)))}`,
+      fmtMs(s.api.p99),
+      fmtMs(s.bare.p50),
+      fmtMs(s.bare.p99),
+      fmtInt(s.api.n),
+      s.plan,
+    ]),
   });
   for (const s of shapes) {
     section.checks.push(

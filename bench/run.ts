@@ -92,7 +92,7 @@ async function benchPostgres(config: BenchConfig) {
     await server.stop();
     return shapes;
   });
-  report.print(reportQueries(report, shapes, load));
+  report.print(reportQueries(report, shapes, load, config.queryRounds));
 }
 
 async function benchPglite(config: BenchConfig) {
@@ -151,7 +151,7 @@ async function main() {
     `The server runs as its own process (\`node dist/server.mjs\`, the bundle \`npm start\` runs) in its default configuration (rate limits as ` +
       `shipped, LOG_LEVEL info, no webhook but in the webhooks section), driven over raw HTTP with keep-alive connections and a server-side JWT. ` +
       `Sizes: BENCH_USERS=${config.users}, BENCH_ROUNDS=${config.rounds}, BENCH_PGLITE_ROUNDS=${config.pgliteRounds}, ` +
-      `BENCH_CONCURRENCY=${config.concurrency}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, ` +
+      `BENCH_CONCURRENCY=${config.concurrency}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, BENCH_QUERY_ROUNDS=${config.queryRounds}, ` +
       `BENCH_DRAIN_TASKS=${config.drainTasks}, BENCH_TASK_RUNS=${config.taskRuns}, BENCH_WARM_STARTS=${config.warmStarts}, ` +
       `BENCH_WEBHOOK_USERS=${config.webhookUsers}, BENCH_WEBHOOK_RUNS=${config.webhookLatencyRuns}, BENCH_WEBHOOK_BACKLOG=${config.webhookBacklog}, ` +
       `BENCH_IMPORT_USERS=${config.importUsers}, BENCH_IMPORT_PGLITE_USERS=${config.importPgliteUsers}.`,

@@ -14,6 +14,13 @@ export const RARE_EVERY = 20_000;
 /** $autocomplete prefixes: the first matches every tenth user (Alice …), the second one in RARE_EVERY. */
 export const COMMON_PREFIX = 'ali';
 export const RARE_PREFIX = 'xio';
+/**
+ * In the query data set, one user in LATER_EVERY has this last name instead of the usual one (2,000 of 1,000,000
+ * users): $autocomplete of LATER_PREFIX matches a later word of the name, on about 2,000 users.
+ */
+export const LATER_LAST_NAME = 'Quintero';
+export const LATER_EVERY = 500;
+export const LATER_PREFIX = 'quint';
 export const COLORS = ['red', 'green', 'blue', 'yellow', 'purple', 'orange', 'black', 'white'];
 export const TEAMS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
 
@@ -93,11 +100,11 @@ export function queryUserId(i: number): string {
 
 /**
  * One INSERT … SELECT of `count` users with ids q0000001…: names from the 10 × 10 lists (one in RARE_EVERY with the
- * rare first name), custom {color, n}, one team, created one second apart (q<count> is the newest).
+ * rare first name, one in LATER_EVERY with the later-word last name), custom {color, n}, one team, created one second apart (q<count> is the newest).
  */
 export function bulkLoadUsersSql(count: number): string {
   const first = `(CASE WHEN i % ${RARE_EVERY} = 1 THEN '${RARE_FIRST_NAME}' ELSE (${textArray(FIRST_NAMES)})[1 + i % ${FIRST_NAMES.length}] END)`;
-  const last = `(${textArray(LAST_NAMES)})[1 + (i / ${FIRST_NAMES.length}) % ${LAST_NAMES.length}]`;
+  const last = `(CASE WHEN i % ${LATER_EVERY} = 7 THEN '${LATER_LAST_NAME}' ELSE (${textArray(LAST_NAMES)})[1 + (i / ${FIRST_NAMES.length}) % ${LAST_NAMES.length}] END)`;
   return `
     INSERT INTO users (id, name, teams, custom, created_at, updated_at)
     SELECT 'q' || lpad(i::text, 7, '0'), ${first} || ' ' || ${last},

@@ -27,6 +27,7 @@ beforeAll(async () => {
     FROM generate_series(1, ${ROWS}) AS i`.execute(db);
   await sql`ANALYZE users`.execute(db);
   await sql`ANALYZE user_blocks`.execute(db);
+  await sql`ANALYZE user_name_words`.execute(db);
 }, 120_000);
 
 afterAll(async () => {
@@ -143,7 +144,7 @@ describe(`query plans over ${ROWS} users`, () => {
   // A common prefix (here every name holds "user") matches so many users that collecting and sorting them all costs
   // far more than walking the default order until a page of matches is found. The word statistics ANALYZE keeps on
   // users_name_words_idx tell the two apart; both plans give the same page.
-  it('autocompletes a common name prefix by walking the created_at index, a rare one through the word index', async () => {
+  it('autocompletes a common name prefix by walking the created_at index, a rarer one through the word list', async () => {
     const db = server.database.db;
     forgetNameWordStats(db);
     const stats = await nameWordStats(db);
@@ -154,11 +155,13 @@ describe(`query plans over ${ROWS} users`, () => {
     expect(indexesUsed(plan)).toContain('users_created_at_id_idx');
     expect(indexesUsed(plan)).not.toContain('users_name_words_idx');
     const rare: QueryUsersPayload = { filter_conditions: { name: { $autocomplete: 'user 4242' } } };
-    expect(await chooseAutocompletePlan(db, rare, {}, DEFAULT_LIMITS)).toBe('match-set');
-    expect(await chooseAutocompletePlan(db, { filter_conditions: { name: { $autocomplete: '4242' } } }, {}, DEFAULT_LIMITS)).toBe('match-set');
-    // Not only a name $autocomplete, another order, a scope, or a page the planner would rather scan the table for
-    // (930 / 2% of 100,000 users): the match set.
-    expect(await chooseAutocompletePlan(db, { ...common, offset: 900 }, {}, DEFAULT_LIMITS)).toBe('match-set');
+    expect(await chooseAutocompletePlan(db, rare, {}, DEFAULT_LIMITS)).toBe('word-list');
+    expect(await chooseAutocompletePlan(db, { filter_conditions: { name: { $autocomplete: '4242' } } }, {}, DEFAULT_LIMITS)).toBe('word-list');
+    // A page the planner would rather scan the table for (930 / 2% of 100,000 users): the word list.
+    expect(await chooseAutocompletePlan(db, { ...common, offset: 900 }, {}, DEFAULT_LIMITS)).toBe('word-list');
+    // A word the word list cannot bound byte-wise (not ASCII), not only a name $autocomplete, another order, a scope:
+    // the match set.
+    expect(await chooseAutocompletePlan(db, { filter_conditions: { name: { $autocomplete: 'usé' } } }, {}, DEFAULT_LIMITS)).toBe('match-set');
     expect(await chooseAutocompletePlan(db, { filter_conditions: { name: { $autocomplete: 'use' }, role: 'user' } }, {}, DEFAULT_LIMITS)).toBe('match-set');
     expect(await chooseAutocompletePlan(db, { ...common, sort: [{ field: 'name', direction: 1 }] }, {}, DEFAULT_LIMITS)).toBe('match-set');
     expect(await chooseAutocompletePlan(db, { ...common, id_lt: 'user-5' }, {}, DEFAULT_LIMITS)).toBe('match-set');
@@ -167,15 +170,54 @@ describe(`query plans over ${ROWS} users`, () => {
     // Both plans, either prefix: the same users in the same order, through the API and straight from each statement.
     for (const payload of [common, { ...common, offset: 900 }, { ...common, offset: 0, limit: 100 }, rare, { filter_conditions: { name: { $autocomplete: '4242' } }, limit: 7, offset: 3 }]) {
       const byPlan = await Promise.all(
-        (['match-set', 'ordered-walk'] as const).map(async (p) => (await buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, p).execute(db)).rows.map((u) => u.id)),
+        (['match-set', 'ordered-walk', 'word-list'] as const).map(async (p) => (await buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, p).execute(db)).rows.map((u) => u.id)),
       );
       expect(byPlan[0]!.length).toBeGreaterThan(0);
       expect(byPlan[1]).toEqual(byPlan[0]);
+      expect(byPlan[2]).toEqual(byPlan[0]);
       const response = await server.client.queryUsers({ payload: payload as never });
       expect(response.users.map((u) => u.id)).toEqual(byPlan[0]);
     }
     const page = await server.client.queryUsers({ payload: common as never });
     expect(page.users.map((u) => u.id)).toEqual(Array.from({ length: 30 }, (_, i) => `user-${ROWS - 60 - i}`));
+  });
+
+  // A prefix of a later word matching a few thousand users: the GIN index finds them but not in the default order, so
+  // every match's row would be read and sorted. user_name_words (migration 014) lists each name word with its user's
+  // created_at: the matches come in order from its primary key and only a page of users rows is read.
+  it('autocompletes a later word through the word list, reading only a page of users', async () => {
+    const db = server.database.db;
+    forgetNameWordStats(db);
+    const payload: QueryUsersPayload = { filter_conditions: { name: { $autocomplete: '4242' } }, limit: 5 };
+    expect(await chooseAutocompletePlan(db, payload, {}, DEFAULT_LIMITS)).toBe('word-list');
+    const plan = await expectIndexedPlan(payload, 'word-list');
+    expect(indexesUsed(plan)).toContain('user_name_words_pkey');
+    expect(indexesUsed(plan)).not.toContain('users_name_words_idx');
+    const analyzed = await explain(payload, { analyze: true, plan: 'word-list' });
+    expect(usersRowsRead(analyzed), JSON.stringify(analyzed, null, 2)).toBeLessThanOrEqual(5);
+    const response = await server.client.queryUsers({ payload: payload as never });
+    expect(response.users.map((u) => u.name)).toEqual(['user 42429', 'user 42428', 'user 42427', 'user 42426', 'user 42425']);
+  });
+
+  it('keeps the word list with the names: renamed, inserted and deleted users', async () => {
+    const db = server.database.db;
+    const words = async (id: string) =>
+      (await sql<{ word: string }>`SELECT word FROM user_name_words WHERE user_id = ${id} ORDER BY word`.execute(db)).rows.map((r) => r.word);
+    expect(await words('user-77')).toEqual(['77', 'user']);
+    await sql`UPDATE users SET name = 'Zoë Quintero-Ruiz' WHERE id = 'user-77'`.execute(db);
+    expect(await words('user-77')).toEqual(['quintero', 'quintero-ruiz', 'ruiz', 'zoë']);
+    await sql`UPDATE users SET role = 'admin' WHERE id = 'user-77'`.execute(db);
+    expect(await words('user-77')).toEqual(['quintero', 'quintero-ruiz', 'ruiz', 'zoë']);
+    const page = await server.client.queryUsers({ payload: { filter_conditions: { name: { $autocomplete: 'ruiz' } } } });
+    expect(page.users.map((u) => u.id)).toEqual(['user-77']);
+    await sql`UPDATE users SET name = NULL WHERE id = 'user-77'`.execute(db);
+    expect(await words('user-77')).toEqual([]);
+    await sql`UPDATE users SET name = 'user 77' WHERE id = 'user-77'`.execute(db);
+    expect(await words('user-77')).toEqual(['77', 'user']);
+    await sql`INSERT INTO users (id, name) VALUES ('gone-1', 'Short Lived')`.execute(db);
+    expect(await words('gone-1')).toEqual(['lived', 'short']);
+    await sql`DELETE FROM users WHERE id = 'gone-1'`.execute(db);
+    expect(await words('gone-1')).toEqual([]);
   });
 
   it('filters on custom-field equality with a limit', async () => {

@@ -33,7 +33,22 @@ function scopeCondition(scope: QueryScope): RawBuilder<boolean> | undefined {
  * order and tests each name, stopping after offset + limit matches (cheap when many match). Both return the same rows
  * in the same order.
  */
-export type AutocompletePlan = 'match-set' | 'ordered-walk';
+export type AutocompletePlan = 'match-set' | 'ordered-walk' | 'word-list';
+
+/**
+ * The prefix a 'word-list' plan looks up in user_name_words (migration 014): the longest word of a name
+ * $autocomplete, when every word is ASCII lower-case letters and digits (as its lexeme then is: the range scan's
+ * bounds are byte-wise, the table's words are in the "C" collation). Undefined otherwise.
+ */
+function wordListPrefix(words: readonly string[] | undefined): string | undefined {
+  if (!words || words.length === 0 || !words.every((word) => /^[a-z0-9]+$/.test(word))) return undefined;
+  return words.reduce((longest, word) => (word.length > longest.length ? word : longest));
+}
+
+/** The first string after every string that starts with `prefix` (ASCII letters and digits), byte-wise. */
+function prefixUpperBound(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
 
 /** The SELECT statement of a query, built without running it (queryUsers runs it; tests EXPLAIN it). */
 export function buildQueryUsersSql(
@@ -45,6 +60,12 @@ export function buildQueryUsersSql(
   const conditions: RawBuilder<unknown>[] = scope.includeDeleted ? [] : [sql`users.deleted_at IS NULL`];
   if (!payload.include_deactivated_users) conditions.push(sql`users.deactivated_at IS NULL`);
   conditions.push(sql`(${compileFilter(payload.filter_conditions ?? {}, limits, { nameWordIndex: autocompletePlan === 'match-set' })})`);
+  // 'word-list' applies to a sole name $autocomplete in the default order (chooseAutocompletePlan); anything else
+  // falls back to the match set.
+  const listPrefix = autocompletePlan === 'word-list' && effectiveSort(payload) === undefined && !scope.teamsOf
+    ? wordListPrefix(soleNameAutocompleteWords(payload.filter_conditions, limits))
+    : undefined;
+  if (autocompletePlan === 'word-list' && listPrefix === undefined) return buildQueryUsersSql(payload, scope, limits, 'match-set');
   const scoped = scopeCondition(scope);
   if (scoped) conditions.push(sql`(${scoped})`);
   // Docs-era id pagination, still accepted.
@@ -62,10 +83,21 @@ export function buildQueryUsersSql(
   // with a LIMIT it may walk the sort index and filter every row for a rare prefix. `OFFSET 0` keeps the matching rows
   // a subquery of their own (found through the word index), which are then sorted. A common prefix is better served
   // by the walk (see chooseAutocompletePlan).
+  //
+  // 'word-list': the users whose name has a word starting with the prefix, newest first, from user_name_words'
+  // primary key (word, created_at, user_id) without reading users; each is then looked up by id, tested against the
+  // whole filter (the name's own tsvector included) and the walk stops once the page is full. The join on created_at
+  // lets the planner see the candidates' order as the page's (and drops a word row left from an older user of that id).
   const source =
-    autocompletePlan === 'match-set' && JSON.stringify(payload.filter_conditions ?? {}).includes('"$autocomplete"')
-      ? sql`(SELECT * FROM users WHERE ${where} OFFSET 0) AS users`
-      : sql`users WHERE ${where}`;
+    listPrefix !== undefined
+      ? sql`(SELECT DISTINCT w.created_at AS listed_at, w.user_id AS listed_id FROM user_name_words w
+             WHERE w.word >= ${listPrefix} AND w.word < ${prefixUpperBound(listPrefix)}
+             ORDER BY listed_at DESC, listed_id DESC OFFSET 0) AS listed
+           JOIN users ON users.id = listed.listed_id AND users.created_at = listed.listed_at
+           WHERE ${where}`
+      : autocompletePlan === 'match-set' && JSON.stringify(payload.filter_conditions ?? {}).includes('"$autocomplete"')
+        ? sql`(SELECT * FROM users WHERE ${where} OFFSET 0) AS users`
+        : sql`users WHERE ${where}`;
   const orderBy = compileSort(sort, limits);
   // The page is cut first and only its rows get the blocked ids and online lookups: selected with the rows, they
   // would also be computed for every row the OFFSET skips. The page is sorted again (at most `limit` rows; the order
@@ -94,7 +126,8 @@ export async function chooseAutocompletePlan(db: Db, payload: QueryUsersPayload,
   const words = soleNameAutocompleteWords(payload.filter_conditions, limits);
   if (!words) return 'match-set';
   const rowsNeeded = (payload.limit || DEFAULT_LIMIT) + (payload.offset ?? 0);
-  return walkIsCheaper(await nameWordStats(db), words, rowsNeeded) ? 'ordered-walk' : 'match-set';
+  if (walkIsCheaper(await nameWordStats(db), words, rowsNeeded)) return 'ordered-walk';
+  return wordListPrefix(words) !== undefined ? 'word-list' : 'match-set';
 }
 
 /** Matches of a name prefix few enough to collect and sort at once. */
