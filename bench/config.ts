@@ -138,6 +138,8 @@ export const TARGETS = {
   taskLatencyP99Ms: 100,
   queryP50Ms: 3,
   queryP99Ms: 15,
+  /** A queryUsers request's time outside its SQL (HTTP, auth, JSON, rate-limit counting), p50 per shape. */
+  requestOverheadP50Ms: 0.5,
   warmStartSeconds: 1,
   rssMegabytes: 300,
 } as const;

@@ -187,6 +187,9 @@ export interface ShapeFigures {
   bare: Summary;
   /** Each round's API p50 and p99, in round order. */
   apiRounds: Summary[];
+  /** The request's time outside its SQL: each request's API time less its bare SQL's (HTTP, auth, JSON, rate-limit
+   * counting, decoding and representing the rows), as `api`. */
+  overhead: Summary;
   plan: string;
 }
 
@@ -263,21 +266,25 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
   // Rounds: every shape in each, the order reversed every other round, so that no shape always runs first or last.
   const apiRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
   const bareRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
+  const overheadRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
   for (let round = 0; round < config.queryRounds; round++) {
     const order = round % 2 === 0 ? all : [...all].reverse();
     for (const shape of order) {
       const apiSamples: number[] = [];
       const bareSamples: number[] = [];
+      const overheadSamples: number[] = [];
       const started = performance.now();
       const keep = Math.min(100, config.queryRequests);
       for (let i = 0; i < config.queryRequests; i++) {
         const { apiMs, bareMs } = await pair(shape);
         apiSamples.push(apiMs);
         bareSamples.push(bareMs);
+        overheadSamples.push(apiMs - bareMs);
         if (apiSamples.length >= keep && performance.now() - started > config.querySeconds * 1000) break;
       }
       apiRounds.get(shape.name)!.push(summarize(apiSamples));
       bareRounds.get(shape.name)!.push(summarize(bareSamples));
+      overheadRounds.get(shape.name)!.push(summarize(overheadSamples));
     }
     log(`  round ${round + 1} of ${config.queryRounds} done`);
   }
@@ -287,6 +294,7 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
     api: medianOfRounds(apiRounds.get(shape.name)!),
     bare: medianOfRounds(bareRounds.get(shape.name)!),
     apiRounds: apiRounds.get(shape.name)!,
+    overhead: medianOfRounds(overheadRounds.get(shape.name)!),
     plan: plans.get(shape.name)!,
   }));
   for (const figures of results) {
@@ -309,7 +317,7 @@ export function reportQueries(report: Report, shapes: ShapeFigures[], load: Load
       `${rounds} rounds (the order reversed every other round). Latency in ms: the median over the rounds of each round's p50 and p99.`,
   );
   section.tables.push({
-    header: ['shape', 'API p50', 'API p50 of the rounds', 'API p99', 'bare SQL p50', 'bare SQL p99', 'n', 'plan of the bare SQL (scans, outermost first)'],
+    header: ['shape', 'API p50', 'API p50 of the rounds', 'API p99', 'bare SQL p50', 'bare SQL p99', 'outside the SQL p50', 'n', 'plan of the bare SQL (scans, outermost first)'],
     rows: shapes.map((s) => [
       s.name,
       fmtMs(s.api.p50),
@@ -317,6 +325,7 @@ export function reportQueries(report: Report, shapes: ShapeFigures[], load: Load
       fmtMs(s.api.p99),
       fmtMs(s.bare.p50),
       fmtMs(s.bare.p99),
+      fmtMs(s.overhead.p50),
       fmtInt(s.api.n),
       s.plan,
     ]),
@@ -325,6 +334,7 @@ export function reportQueries(report: Report, shapes: ShapeFigures[], load: Load
     section.checks.push(
       check(`${s.name}: API p50 (ms)`, s.api.p50, fmtMs(s.api.p50), '≤', TARGETS.queryP50Ms, fmtMs, `bare SQL ${fmtMs(s.bare.p50)}`),
       check(`${s.name}: API p99 (ms)`, s.api.p99, fmtMs(s.api.p99), '≤', TARGETS.queryP99Ms, fmtMs, `bare SQL ${fmtMs(s.bare.p99)}`),
+      check(`${s.name}: time outside the SQL, p50 (ms)`, s.overhead.p50, fmtMs(s.overhead.p50), '≤', TARGETS.requestOverheadP50Ms, fmtMs, 'API time less its bare SQL, per request'),
     );
   }
   section.tables.push({ header: ['shape', 'payload'], rows: shapes.map((s) => [s.name, s.shown]) });
