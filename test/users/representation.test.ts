@@ -2,9 +2,9 @@
 // task results, and the legacy delete options.
 // backend-independent: the v1 representation as pure functions, no database.
 import { describe, expect, it } from 'vitest';
-import { legacyDeleteOptions } from '../../../src/api/operations.js';
-import { parseJsonExact, toJsonText } from '../../../src/lib/json.js';
-import { nanosToRfc3339, userRequestFromV1, userV1, userV1FromV2, userV2, type UserRow } from '../../../src/users/representation.js';
+import { legacyDeleteOptions } from '../../src/api/operations.js';
+import { parseJsonExact, toJsonText } from '../../src/lib/json.js';
+import { nanosToRfc3339, userRequestFromV1, userV1, userV1FromV2, userV2, type UserRow } from '../../src/users/representation.js';
 
 function row(overrides: Partial<UserRow> = {}): UserRow {
   return {
