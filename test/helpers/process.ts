@@ -7,6 +7,15 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** The commands tests run, bundled once per run by test/setup/bundle.ts into CLI_BUNDLE_DIR (`<name>.mjs`). */
+export const CLI_ENTRY_POINTS = { 'import-cli': 'src/import/cli.ts', 'token-cli': 'src/auth/token-cli.ts' } as const;
+export const CLI_BUNDLE_DIR = path.join(ROOT, 'node_modules', '.cache', 'test-cli-bundles');
+
+/** The path of a command's test bundle, e.g. `node <cliBundle('import-cli')> --from-api …` for `npm run import`. */
+export function cliBundle(name: keyof typeof CLI_ENTRY_POINTS): string {
+  return path.join(CLI_BUNDLE_DIR, `${name}.mjs`);
+}
+
 export interface Child {
   process: ChildProcess;
   /** Resolves once the process is running (its pid is one). */
