@@ -41,7 +41,7 @@ export function shardOf(path: string): Shard {
 }
 
 /** fast-check's report, bounded and to the point: our own case description instead of the raw counterexample. */
-function reporter(config: FuzzConfig, property: FuzzProperty) {
+function reporter(config: FuzzConfig, property: FuzzProperty, shard: Shard) {
   return (details: fc.RunDetails<[FuzzRequest]>) => {
     if (!details.failed) return;
     const error = details.errorInstance;
@@ -50,7 +50,7 @@ function reporter(config: FuzzConfig, property: FuzzProperty) {
     throw new Error(
       `fuzz property "${property.name}" failed after ${details.numRuns} cases and ${details.numShrinks} shrinks:\n${what}\n\n` +
         `seed ${config.seed}, path ${details.counterexamplePath}; replay with\n` +
-        `  FUZZ_SEED=${config.seed} FUZZ_ONLY='${property.name}' FUZZ_PATH='${details.counterexamplePath}' npx vitest run test/fuzz`,
+        `  FUZZ_SEED=${config.seed} FUZZ_ONLY='${property.name}' FUZZ_PATH='${details.counterexamplePath}' npx vitest run test/fuzz/${shard}.test.ts`,
     );
   };
 }
@@ -143,7 +143,7 @@ export async function defineFuzzSuite(shard: Shard): Promise<void> {
                 if (env.deadSince) await env.revive();
               }
             }),
-            { seed: propertySeed(config.seed, name), numRuns: runs, path: config.path, reporter: reporter(config, property) },
+            { seed: propertySeed(config.seed, name), numRuns: runs, path: config.path, reporter: reporter(config, property, shard) },
           );
           expect(violations.length, `${violations.length} violations, written to ${config.collect}; the first:\n${violations[0]?.message}`).toBe(0);
           if (!env.deadSince) expect(await authStillRefused(env)).toBeUndefined();
