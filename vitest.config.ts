@@ -53,6 +53,7 @@ function backendIndependentFiles(dir: string): string[] {
 const SLOW_FIRST = [
   'test/fuzz/',
   'test/import/from-api.test.ts',
+  'test/package/package.test.ts',
   'test/webhooks/delivery.test.ts',
   'test/db/lock.test.ts',
   'test/tasks/crash.test.ts',

@@ -94,7 +94,8 @@ describe('graceful shutdown under load', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: 'draining' });
     const drainingSeenAt = performance.now();
-    expect(drainingSeenAt - signalledAt).toBeLessThan(500);
+    // At once: well within the drain (DRAIN_MS), with room for a loaded CI machine running test files side by side.
+    expect(drainingSeenAt - signalledAt).toBeLessThan(1_000);
 
     const code = await child.exited;
     const exitedAfter = performance.now() - signalledAt;
