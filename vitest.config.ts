@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // vitest 5's reporter calls Map.groupBy, which Node 20 lacks (Node 22 has it): without this, a failing test
 // crashes the reporter instead of being reported.
@@ -44,12 +45,45 @@ function backendIndependentFiles(dir: string): string[] {
   });
 }
 
+/**
+ * The files that take longest, started first (in this order), so that no long one starts last and runs alone: on a
+ * fresh clone vitest has no timings of its own, and orders by file size, which would put the fuzz shards (small
+ * files) at the very end. The rest follow in vitest's order (its timings of the last run, or size).
+ */
+const SLOW_FIRST = [
+  'test/fuzz/',
+  'test/import/from-api.test.ts',
+  'test/package/package.test.ts',
+  'test/webhooks/delivery.test.ts',
+  'test/db/lock.test.ts',
+  'test/tasks/crash.test.ts',
+  'test/import/file.test.ts',
+  'test/dashboard/browser.test.ts',
+  'test/server/shutdown.test.ts',
+];
+
+class SlowFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (spec: TestSpecification) => {
+      const file = path.relative(spec.project.config.root, spec.moduleId).split(path.sep).join('/');
+      const index = SLOW_FIRST.findIndex((prefix) => file.startsWith(prefix));
+      return index === -1 ? SLOW_FIRST.length : index;
+    };
+    return sorted.map((spec, order) => ({ spec, order, rank: rank(spec) })).sort((a, b) => a.rank - b.rank || a.order - b.order).map(({ spec }) => spec);
+  }
+}
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: process.env.DATABASE_URL ? backendIndependentFiles('test') : [],
     globalSetup: ['test/setup/chromium.ts', 'test/setup/bundle.ts', 'test/setup/database-template.ts'],
     pool: 'forks',
+    // Most test files wait on I/O (servers, child processes, sockets) more than they compute: three at a time on a
+    // 2-core machine (vitest's default there is one) keeps both cores busy. TEST_WORKERS overrides.
+    maxWorkers: Number(process.env.TEST_WORKERS) || 3,
+    sequence: { sequencer: SlowFirstSequencer },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

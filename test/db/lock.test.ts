@@ -1,20 +1,19 @@
 // The exclusive lock on the embedded database's data folder (src/db/lock.ts), and the real server honouring it.
 // backend-independent: the embedded engine's data-folder lock, and server processes on it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DataDirLockedError, lockDataDir, type DataDirLock, type DataDirLockOptions } from '../../src/db/lock.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { ROOT, runCommand, runNode, runServer, type Child } from '../helpers/process.js';
 
 const dirs: string[] = [];
 const locks: DataDirLock[] = [];
-const children: ChildProcess[] = [];
+const children: Child[] = [];
 const timers: NodeJS.Timeout[] = [];
 /** Locks lost without a test asking for it: a lost lock must never go unnoticed, here neither. */
 const unexpectedlyLost: Error[] = [];
@@ -93,19 +92,19 @@ function keepBeating(dir: string, forged: LockRecord, everyMs = 50): void {
   );
 }
 
-/** A process that lives until killed. */
-function liveProcess(): ChildProcess {
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
+/** A process that lives until killed, once it runs. */
+async function liveProcess(): Promise<ChildProcess> {
+  const child = runNode(['-e', 'setTimeout(() => {}, 600000)'], {});
   children.push(child);
-  return child;
+  await child.started;
+  return child.process;
 }
 
 /** The pid of a process that has exited. */
 async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
-  const pid = child.pid!;
-  await new Promise((resolve) => child.once('exit', resolve));
-  return pid;
+  const child = runNode(['-e', ''], {});
+  await child.exited;
+  return child.process.pid!;
 }
 
 function isRunning(pid: number): boolean {
@@ -147,33 +146,14 @@ interface Contender {
 
 /** Starts a contender, in a PID namespace of its own when `unshare` is set (where it is pid 1). */
 function contender(dir: string, options: DataDirLockOptions, { unshare = false } = {}): Contender {
-  const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', CONTENDER];
-  const [command, ...args] = unshare ? ['unshare', '--pid', '--fork', '--kill-child', ...node] : node;
-  const child = spawn(command!, args, {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      LOCK_MODULE: pathToFileURL(path.join(ROOT, 'src/db/lock.ts')).href,
-      LOCK_DIR: dir,
-      LOCK_OPTIONS: JSON.stringify(options),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const node = ['--import', 'tsx', '--input-type=module', '-e', CONTENDER];
+  const env = { LOCK_MODULE: pathToFileURL(path.join(ROOT, 'src/db/lock.ts')).href, LOCK_DIR: dir, LOCK_OPTIONS: JSON.stringify(options) };
+  const child = unshare ? runCommand('unshare', ['--pid', '--fork', '--kill-child', process.execPath, ...node], env) : runNode(node, env);
   children.push(child);
-  let output = '';
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const report = new Promise<{ locked?: number; refused?: string }>((resolve, reject) => {
-    let stdout = '';
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      output += chunk;
-      const line = stdout.split('\n')[0]!;
-      if (stdout.includes('\n')) resolve(JSON.parse(line));
-    });
-    void exit.then(() => reject(new Error(`contender exited without a report: ${output}`)));
-  });
-  return { child, report, output: () => output, exit };
+  // Its JSON line; rejected if it exits without one. (Handled here too: a test need not wait for it.)
+  const report = child.waitFor(/^(\{.*\})\n/m, 60_000).then((match) => JSON.parse(match[1]!) as { locked?: number; refused?: string });
+  report.catch(() => {});
+  return { child: child.process, report, output: child.output, exit: child.exited };
 }
 
 /** The host pid of the process an `unshare --fork` runs. */
@@ -191,7 +171,7 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children) void child.kill('SIGKILL');
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -238,8 +218,7 @@ describe('lockDataDir', () => {
 
   it('refuses a lock of the earlier format (a bare pid) held by another live process, and leaves its file alone', async () => {
     const dir = tempDir();
-    const child = liveProcess();
-    await new Promise((resolve) => child.once('spawn', resolve));
+    const child = await liveProcess();
     fs.writeFileSync(lockFile(dir), `${child.pid}\n`);
     const error = await refusal(dir);
     expect(error.message).toContain(`in use by process ${child.pid}`);
@@ -318,8 +297,7 @@ describe('lockDataDir', () => {
   it('does not remove a lock that another process has taken since', async () => {
     const dir = tempDir();
     const first = await lock(dir, { onLost: () => {} });
-    const child = liveProcess();
-    await new Promise((resolve) => child.once('spawn', resolve));
+    const child = await liveProcess();
     const taker = forge(dir, { pid: child.pid! }); // as if ours had been taken over
     first.release();
     expect(record(dir)).toEqual(taker);
@@ -512,45 +490,23 @@ describe('losing the lock', () => {
   }, 60_000);
 });
 
-// The real thing: `src/server.ts` on the embedded default, as `npm start` runs it.
+// The real thing: `src/server.ts` on the embedded default, as `npm start` runs it (its bundle).
 describe('the server process and its data folder', () => {
   interface Started {
     child: ChildProcess;
     output: () => string;
     exit: Promise<number | null>;
+    waitFor: Child['waitFor'];
   }
 
   function startServerProcess(dataDir: string): Started {
-    // node --import tsx directly (not npx), so the pid we kill is the server itself.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: '',
-        DATA_DIR: dataDir,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        STREAM_API_KEY: 'lockkey',
-        STREAM_API_SECRET: 'lock-secret',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let output = '';
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, output: () => output, exit };
+    const started = runServer({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', STREAM_API_KEY: 'lockkey', STREAM_API_SECRET: 'lock-secret', LOG_LEVEL: 'info' });
+    children.push(started);
+    return { child: started.process, output: started.output, exit: started.exited, waitFor: started.waitFor };
   }
 
   async function waitForServing(started: Started, timeoutMs = 60_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (!started.output().includes('serving the Stream users API')) {
-      if (started.child.exitCode !== null) throw new Error(`server exited: ${started.output()}`);
-      if (Date.now() > deadline) throw new Error(`server did not start: ${started.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await started.waitFor(/serving the Stream users API/, timeoutMs);
   }
 
   it('refuses a second server on the same DATA_DIR, and restarts after kill -9', async () => {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.js';
-import { runTs, type Child } from '../helpers/process.js';
+import { runServer, type Child } from '../helpers/process.js';
 import { API_KEY, API_SECRET } from '../helpers/server.js';
 
 /** migrate.ts's advisory lock key. */
@@ -41,8 +41,8 @@ describe.runIf(usingPostgres)('the migration lock', () => {
     await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const heldSince = Date.now();
     const env = { DATABASE_URL: databaseUrl, STREAM_API_KEY: API_KEY, STREAM_API_SECRET: API_SECRET, PORT: '0', WS_PORT: '0' };
-    const patient = runTs('src/server.ts', env);
-    const impatient = runTs('src/server.ts', { ...env, MIGRATION_LOCK_WAIT_MS: '1500' });
+    const patient = runServer(env);
+    const impatient = runServer({ ...env, MIGRATION_LOCK_WAIT_MS: '1500' });
     children.push(patient, impatient);
     try {
       await patient.waitFor(/waiting for another instance's migrations/, 30_000);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterAvailable, createCluster, type Cluster } from '../helpers/pg-cluster.js';
 import { usingPostgres } from '../helpers/database.js';
-import { runTs, type Child } from '../helpers/process.js';
+import { runServer, type Child } from '../helpers/process.js';
 import { API_KEY, API_SECRET, serverToken } from '../helpers/server.js';
 
 const OUTAGE_MS = 6_000;
@@ -27,7 +27,7 @@ describe.runIf(usingPostgres && clusterAvailable)('a database outage under load'
 
   beforeAll(async () => {
     cluster = await createCluster();
-    server = runTs('src/server.ts', {
+    server = runServer({
       DATABASE_URL: cluster.url,
       STREAM_API_KEY: API_KEY,
       STREAM_API_SECRET: API_SECRET,

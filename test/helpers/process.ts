@@ -1,13 +1,25 @@
-// Runs an entry point in a child process of its own (a TypeScript one with tsx's loader; no wrapper process, so a
-// signal reaches the program itself) and lets a test wait for lines it prints.
+// Runs an entry point in a child process of its own (a TypeScript one with tsx's loader, the server as its bundle; no
+// wrapper process, so a signal reaches the program itself) and lets a test wait for lines it prints. Every process a
+// test starts goes through here (runCommand for one that is not node itself, e.g. under `unshare`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** The commands tests run, bundled once per run by test/setup/bundle.ts into CLI_BUNDLE_DIR (`<name>.mjs`). */
+export const CLI_ENTRY_POINTS = { 'import-cli': 'src/import/cli.ts', 'token-cli': 'src/auth/token-cli.ts' } as const;
+export const CLI_BUNDLE_DIR = path.join(ROOT, 'node_modules', '.cache', 'test-cli-bundles');
+
+/** The path of a command's test bundle, e.g. `node <cliBundle('import-cli')> --from-api …` for `npm run import`. */
+export function cliBundle(name: keyof typeof CLI_ENTRY_POINTS): string {
+  return path.join(CLI_BUNDLE_DIR, `${name}.mjs`);
+}
+
 export interface Child {
   process: ChildProcess;
+  /** Resolves once the process is running (its pid is one). */
+  started: Promise<void>;
   output(): string;
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<number | null>;
@@ -18,9 +30,22 @@ export function runTs(script: string, env: Record<string, string | undefined>): 
   return runNode(['--import', 'tsx', script], env);
 }
 
+/**
+ * The server, `src/server.ts`, as its bundle (dist/server.mjs, what `npm start` runs), which test/setup/bundle.ts
+ * builds once per run: a second or more faster to start than the sources through tsx, for every process a test starts.
+ */
+export function runServer(env: Record<string, string | undefined>): Child {
+  return runNode(['dist/server.mjs'], env);
+}
+
 /** `node <args>`, e.g. runNode(['scripts/start.mjs'], env) for the process `npm start` runs. */
 export function runNode(args: string[], env: Record<string, string | undefined>): Child {
-  const child = spawn(process.execPath, args, {
+  return runCommand(process.execPath, args, env);
+}
+
+/** `command <args>`, with the environment runNode gives node. */
+export function runCommand(command: string, args: string[], env: Record<string, string | undefined>): Child {
+  const child = spawn(command, args, {
     cwd: ROOT,
     // No drain delay on SIGTERM unless a test asks for one (test/server/shutdown.test.ts does).
     env: { ...process.env, DATABASE_URL: undefined, SHUTDOWN_DRAIN_MS: '0', ...env } as NodeJS.ProcessEnv,
@@ -35,8 +60,10 @@ export function runNode(args: string[], env: Record<string, string | undefined>)
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started = new Promise<void>((resolve) => child.once('spawn', () => resolve()));
   return {
     process: child,
+    started,
     output: () => output,
     exited,
     waitFor(pattern, timeoutMs = 30_000) {

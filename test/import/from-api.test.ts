@@ -6,7 +6,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
-import { runNode } from '../helpers/process.js';
+import { cliBundle, runNode } from '../helpers/process.js';
 
 const USERS = 20_000;
 let source: TestServer;
@@ -92,7 +92,7 @@ async function fingerprint(server: TestServer): Promise<string> {
 
 /** The command in a child process of its own (SIGINT reaches it, as Ctrl-C would). */
 function runCli(args: string[]) {
-  return runNode(['--import', 'tsx', 'src/import/cli.ts', ...args], {});
+  return runNode([cliBundle('import-cli'), ...args], {});
 }
 
 describe('npm run import -- --from-api', () => {

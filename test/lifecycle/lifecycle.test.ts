@@ -200,45 +200,6 @@ describe('delete and restore', () => {
   });
 });
 
-describe('export', () => {
-  it('runs the seed snippet: exportUsers then getTask, and downloads the signed file', async () => {
-    const client = server.client;
-    await createUsers('exp-1', 'exp-2');
-    const response = await client.exportUsers({
-      user_ids: ['exp-1', 'exp-2'],
-    });
-    // you need to poll this endpoint
-    const taskResponse = await waitForTask(client, response.task_id);
-    expect(taskResponse.status === 'completed').toBe(true);
-    const url = (taskResponse.result as { url: string }).url;
-    expect(url.startsWith(`${server.baseUrl}/exports/users/`)).toBe(true);
-
-    const download = await fetch(url);
-    expect(download.status).toBe(200);
-    const lines = (await download.text()).trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines.map((line) => line.user.id)).toEqual(['exp-1', 'exp-2']);
-    expect(lines[0].user.custom).toEqual({ favourite: 'exp-1' });
-    expect(lines[0]).toMatchObject({ messages: [], reactions: [] });
-
-    const tampered = url.replace(/signature=([0-9a-f])/, (_m, c: string) => `signature=${c === 'a' ? 'b' : 'a'}`);
-    const refused = await fetch(tampered);
-    expect(refused.status).toBe(403);
-    expect(await refused.json()).toMatchObject({ code: 17 });
-    const expired = new URL(url);
-    expired.searchParams.set('expires', '1000');
-    expect((await fetch(expired)).status).toBe(403); // the signature covers the expiry
-  });
-
-  it('exports one user synchronously', async () => {
-    await createUsers('exp-solo');
-    const response = await server.client.exportUser({ user_id: 'exp-solo' });
-    expect(response.user?.id).toBe('exp-solo');
-    expect(response.user?.created_at).toBeInstanceOf(Date);
-    expect(response.messages).toEqual([]);
-    await expect(server.client.exportUser({ user_id: 'missing-user' })).rejects.toMatchObject({ code: 16 });
-  });
-});
-
 describe('GET /api/v2/tasks/{id}', () => {
   it('reports an unknown task as 404 code 16', async () => {
     await expect(server.client.getTask({ id: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 16 });

@@ -2,7 +2,7 @@
 // budgets by default, only the platforms asked for otherwise, exactly the endpoints named (served here or not), and
 // what is left of each, the call itself counted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serverSideChat } from '../api/v1/setup.js';
+import { serverSideChat } from '../helpers/stream-chat.js';
 import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;

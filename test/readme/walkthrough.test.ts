@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runTs, type Child } from '../helpers/process.js';
+import { ROOT, runServer, type Child } from '../helpers/process.js';
 import { freePort } from '../helpers/ports.js';
 
 interface Block {
@@ -37,7 +37,7 @@ let base: string;
 
 beforeAll(async () => {
   const port = await freePort();
-  server = runTs('src/server.ts', { DATA_DIR: dataDir, PORT: String(port), WS_PORT: '0', STREAM_API_KEY: '', STREAM_API_SECRET: '' });
+  server = runServer({ DATA_DIR: dataDir, PORT: String(port), WS_PORT: '0', STREAM_API_KEY: '', STREAM_API_SECRET: '' });
   base = (await server.waitFor(/serving the Stream users API on (http:\/\/[\d.:]+)/, 60_000))[1]!;
 }, 90_000);
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.js';
-import { runTs, type Child } from '../helpers/process.js';
+import { runServer, type Child } from '../helpers/process.js';
 import { API_KEY, API_SECRET, serverToken, signToken } from '../helpers/server.js';
 
 const INSTANCES = 3;
@@ -35,7 +35,7 @@ describe.runIf(usingPostgres)('three instances on one database', () => {
       TASK_POLL_MS: '200',
     };
     // Started together: their migrations race for the same database (an advisory lock orders them).
-    const children = Array.from({ length: INSTANCES }, () => runTs('src/server.ts', env));
+    const children = Array.from({ length: INSTANCES }, () => runServer(env));
     for (const child of children) {
       const baseUrl = (await child.waitFor(/serving the Stream users API on (http:\/\/[\d.:]+)/, 90_000))[1]!;
       instances.push({ child, baseUrl });

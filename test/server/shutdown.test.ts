@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database.js';
-import { runTs, type Child } from '../helpers/process.js';
+import { runServer, type Child } from '../helpers/process.js';
 import { API_KEY, API_SECRET, serverToken } from '../helpers/server.js';
 
 const CLIENTS = 8;
@@ -34,7 +34,7 @@ describe('graceful shutdown under load', () => {
   });
 
   async function start(extra: Record<string, string> = {}) {
-    const child = runTs('src/server.ts', {
+    const child = runServer({
       ...(database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir }),
       STREAM_API_KEY: API_KEY,
       STREAM_API_SECRET: API_SECRET,
@@ -94,7 +94,8 @@ describe('graceful shutdown under load', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: 'draining' });
     const drainingSeenAt = performance.now();
-    expect(drainingSeenAt - signalledAt).toBeLessThan(500);
+    // At once: well within the drain (DRAIN_MS), with room for a loaded CI machine running test files side by side.
+    expect(drainingSeenAt - signalledAt).toBeLessThan(1_000);
 
     const code = await child.exited;
     const exitedAfter = performance.now() - signalledAt;

@@ -1,7 +1,29 @@
 // vitest global set-up: the bundle (dist/, scripts/build.mjs) is built once before any test runs, when stale, so that
 // the tests that start `npm start`, the command or the packed package never rebuild it while another one loads it.
+// And the commands the tests run as processes of their own (the import and token CLIs) are bundled likewise, for the
+// tests only (test/helpers/process.ts: cliBundle): one module to load instead of a few hundred through tsx's loader.
+import { build } from 'esbuild';
 import { bundleIsStale, buildBundle } from '../../scripts/build.mjs';
+import { CLI_BUNDLE_DIR, CLI_ENTRY_POINTS, ROOT } from '../helpers/process.js';
 
 export default async function buildBundleOnce(): Promise<void> {
-  if (bundleIsStale()) await buildBundle();
+  await Promise.all([bundleIsStale() ? buildBundle() : undefined, buildCliBundles()]);
+}
+
+async function buildCliBundles(): Promise<void> {
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: CLI_ENTRY_POINTS,
+    outdir: CLI_BUNDLE_DIR,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    // Dependencies load from node_modules, as they do under tsx; the bundle sits inside the project (its root and
+    // node_modules are found from there).
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
 }

@@ -1,15 +1,18 @@
-// vitest global set-up: on the embedded engine, every test file's database starts from one migrated data folder made
-// here, once per run, instead of running initdb and the migrations itself (initdb in WebAssembly is most of the cost
-// of a fresh PGlite). The tarball's path reaches the test processes through the environment.
+// vitest global set-up: every test file's database starts from one migrated template made here, once per run, instead
+// of running the migrations itself. On the embedded engine, a migrated data folder (initdb in WebAssembly is most of
+// the cost of a fresh PGlite); its tarball's path reaches the test processes through the environment. On PostgreSQL
+// (DATABASE_URL), a migrated `test_template_*` database that test databases are created from (CREATE DATABASE …
+// TEMPLATE), dropped at the end (and, should the run die first, by .ci/run's clean-up of `test_*` databases).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
-import { PGLITE_TEMPLATE_ENV } from '../helpers/database.js';
+import { adminQuery, PG_TEMPLATE_ENV, PGLITE_TEMPLATE_ENV, testDatabaseName, withDatabase } from '../helpers/database.js';
 
 export default async function makeDatabaseTemplate(): Promise<(() => void) | undefined> {
-  if (process.env.DATABASE_URL) return undefined;
+  const adminUrl = process.env.DATABASE_URL;
+  if (adminUrl) return makePostgresTemplate(adminUrl);
   const handle = await openDatabase({ dataDir: 'memory://' });
   try {
     await migrate(handle.db);
@@ -22,4 +25,27 @@ export default async function makeDatabaseTemplate(): Promise<(() => void) | und
   } finally {
     await handle.close();
   }
+}
+
+async function makePostgresTemplate(adminUrl: string): Promise<() => Promise<void>> {
+  const name = testDatabaseName('template_');
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  const drop = () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  try {
+    // Closed before any copy: CREATE DATABASE … TEMPLATE refuses a template anyone is connected to.
+    const handle = await openDatabase({ databaseUrl: withDatabase(adminUrl, name), poolSize: 1 });
+    try {
+      await migrate(handle.db);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await drop().catch(() => {});
+    throw error;
+  }
+  process.env[PG_TEMPLATE_ENV] = name;
+  return async () => {
+    delete process.env[PG_TEMPLATE_ENV];
+    await drop();
+  };
 }

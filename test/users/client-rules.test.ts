@@ -3,7 +3,7 @@
 // changes a name or teams, guest tokens under a revocation, concurrent blocks, presence of invisible users.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { serverSideChat } from '../api/v1/setup.js';
+import { serverSideChat } from '../helpers/stream-chat.js';
 import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;

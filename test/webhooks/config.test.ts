@@ -1,7 +1,7 @@
 // Webhook configuration through updateApp / getApp, on /api/v2/app (node-sdk) and /app (stream-chat, and Stream's
 // Python client's shape): webhook_url, webhook_events, and event_hooks of any type, stored and returned as given.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { chatError, serverSideChat } from '../api/v1/setup.js';
+import { chatError, serverSideChat } from '../helpers/stream-chat.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;

@@ -70,7 +70,7 @@ describe('webhook delivery', () => {
   });
 
   it('fails a delivery for good once it has been retried for its lifetime', async () => {
-    const server = await serverWith({ webhooks: { retry: { firstMs: 100, maxMs: 200, maxAgeMs: 1_500 } } });
+    const server = await serverWith({ webhooks: { retry: { firstMs: 100, maxMs: 200, maxAgeMs: 3_000 } } });
     const receiver = await receiverWith(() => ({ status: 500 }));
     await server.client.updateApp({ webhook_url: receiver.url() });
     await server.client.upsertUsers([{ id: 'unlucky' }]);

@@ -3,7 +3,7 @@
 import { StreamClient } from '@stream-io/node-sdk';
 import { StreamChat } from 'stream-chat';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { serverSideChat, waitForTaskV1 } from '../api/v1/setup.js';
+import { serverSideChat, waitForTaskV1 } from '../helpers/stream-chat.js';
 import { API_KEY, API_SECRET, signToken, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { eventsOf, startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 

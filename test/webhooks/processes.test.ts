@@ -3,7 +3,7 @@
 // is sent twice by three processes sharing one database.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database.js';
-import { runTs, type Child } from '../helpers/process.js';
+import { runServer, type Child } from '../helpers/process.js';
 import { API_KEY, API_SECRET, serverToken } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
@@ -24,7 +24,7 @@ describe.runIf(usingPostgres)('webhooks across processes', () => {
   });
 
   async function start(): Promise<{ child: Child; baseUrl: string }> {
-    const child = runTs('src/server.ts', {
+    const child = runServer({
       DATABASE_URL: database.url,
       STREAM_API_KEY: API_KEY,
       STREAM_API_SECRET: API_SECRET,

@@ -1,7 +1,7 @@
-// Shared by the v1 tests: the real `stream-chat` client, server-side, pointed at a test server.
+// Shared by the v1 tests (test/*/v1.test.ts): the real `stream-chat` client, server-side, pointed at a test server.
 import { StreamChat } from 'stream-chat';
 import { expect } from 'vitest';
-import { API_KEY, API_SECRET, type TestServer } from '../../helpers/server.js';
+import { API_KEY, API_SECRET, type TestServer } from './server.js';
 
 /** RFC3339 with microseconds and Z, as the v1 paths write every date-time. */
 export const RFC3339_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;

@@ -2,9 +2,9 @@
 // revokeTokens, revokeUserToken(s); unique usernames (and their race safety); guest creation switched off.
 import type { StreamChat, UserResponse } from 'stream-chat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { usingPostgres } from '../../helpers/database.js';
-import { API_KEY, startTestServer, type TestServer } from '../../helpers/server.js';
-import { RFC3339_MICROS, chatError, serverSideChat } from './setup.js';
+import { usingPostgres } from '../helpers/database.js';
+import { API_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { RFC3339_MICROS, chatError, serverSideChat } from '../helpers/stream-chat.js';
 
 let server: TestServer;
 let chat: StreamChat;

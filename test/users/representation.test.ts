@@ -1,11 +1,11 @@
 // The v1 representation helpers on their own: the v2 → v1 rewrite of stored users, exact JSON reading of stored
 // task results, and the legacy delete options.
 // backend-independent: the v1 representation as pure functions, no database.
-import type { UserRow } from '../../../src/db/schema.js';
+import type { UserRow } from '../../src/db/schema.js';
 import { describe, expect, it } from 'vitest';
-import { legacyDeleteOptions } from '../../../src/api/operations.js';
-import { parseJsonExact, toJsonText } from '../../../src/lib/json.js';
-import { nanosToRfc3339, userRequestFromV1, userV1, userV1FromV2, userV2 } from '../../../src/users/representation.js';
+import { legacyDeleteOptions } from '../../src/api/operations.js';
+import { parseJsonExact, toJsonText } from '../../src/lib/json.js';
+import { nanosToRfc3339, userRequestFromV1, userV1, userV1FromV2, userV2 } from '../../src/users/representation.js';
 
 function row(overrides: Partial<UserRow> = {}): UserRow {
   return {

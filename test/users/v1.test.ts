@@ -4,8 +4,8 @@ import { decodeJwt } from 'jose';
 import type { StreamChat, UserResponse } from 'stream-chat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StreamChat as StreamChatClient } from 'stream-chat';
-import { API_KEY, startTestServer, type TestServer } from '../../helpers/server.js';
-import { RFC3339_MICROS, chatError, expectV1Dates, serverSideChat } from './setup.js';
+import { API_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { RFC3339_MICROS, chatError, expectV1Dates, serverSideChat } from '../helpers/stream-chat.js';
 
 let server: TestServer;
 let chat: StreamChat;

@@ -1,9 +1,9 @@
-// Deactivate, reactivate, delete (bulk and the legacy single-user DELETE), restore, export and task polling on the
-// v1 paths, through stream-chat's server-side methods.
+// Deactivate, reactivate, delete (bulk and the legacy single-user DELETE), restore and task polling on the
+// v1 paths, through stream-chat's server-side methods (their v2 twins: lifecycle.test.ts; exports: test/exports/).
 import type { StreamChat, UserResponse } from 'stream-chat';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
-import { RFC3339_MICROS, chatError, expectV1Dates, serverSideChat, waitForTaskV1 } from './setup.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { RFC3339_MICROS, chatError, expectV1Dates, serverSideChat, waitForTaskV1 } from '../helpers/stream-chat.js';
 
 let server: TestServer;
 let chat: StreamChat;
@@ -200,38 +200,5 @@ describe('deleteUser (legacy DELETE /users/{id})', () => {
     expect(error).toMatchObject({ code: 16, status: 404, message: 'DeleteUser failed with error: "user "nobody-here" does not exist"' });
     const bad = await server.request('DELETE', '/users/x', { query: { hard_delete: 'maybe' } });
     expect(bad.body).toMatchObject({ code: 4, message: expect.stringMatching(/^DeleteUser failed with error: /) });
-  });
-});
-
-describe('exportUser / exportUsers', () => {
-  it('exports one user synchronously, in the v1 shape', async () => {
-    await createUsers('exp-1');
-    const response = await chat.exportUser('exp-1');
-    expect(response.user).toMatchObject({ id: 'exp-1', name: 'name of exp-1', favourite: 'exp-1' });
-    expectV1Dates(flat(response.user));
-    expect(response.messages).toEqual([]);
-    expect(response.reactions).toEqual([]);
-    const raw = await server.request('GET', '/users/exp-1/export');
-    expect(raw.status).toBe(200);
-    expect(raw.text).toMatch(/"created_at":"[^"]+Z"/);
-
-    const missing = await chatError(chat.exportUser('nobody'));
-    expect(missing).toMatchObject({ code: 16, message: 'ExportUser failed with error: "user "nobody" does not exist"' });
-  });
-
-  it('exports users in a task whose result is a download link', async () => {
-    await createUsers('exp-a', 'exp-b');
-    const { task_id } = await chat.exportUsers({ user_ids: ['exp-a', 'exp-b'] });
-    const task = await waitForTaskV1(chat, task_id);
-    expect(task.status).toBe('completed');
-    const url = (task.result as { url: string }).url;
-    expect(url).toContain('/exports/users/');
-    const file = await fetch(url);
-    expect(file.status).toBe(200);
-    const lines = (await file.text()).trim().split('\n').map((line) => JSON.parse(line) as { user: { id: string } });
-    expect(lines.map((line) => line.user.id)).toEqual(['exp-a', 'exp-b']);
-
-    const tooMany = await chatError(chat.exportUsers({ user_ids: Array.from({ length: 26 }, (_, i) => `u${i}`) }));
-    expect(tooMany).toMatchObject({ code: 4, message: expect.stringMatching(/^ExportUsers failed with error: /) });
   });
 });

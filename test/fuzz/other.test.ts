@@ -1,0 +1,4 @@
+// The fuzz suite's `other` shard (test/fuzz/suite.ts: SHARDS says which routes it takes).
+import { defineFuzzSuite } from './suite.js';
+
+await defineFuzzSuite('other');
