@@ -45,13 +45,21 @@ describe('getRateLimits', () => {
 
   it("reports a platform's budget spent by user-token calls of that platform", async () => {
     const token = signToken({ user_id: 'phone-user', iat: Math.floor(Date.now() / 1000) - 5 });
-    for (let i = 0; i < 3; i++) {
-      const answer = await server.request('GET', '/api/v2/users', { headers: { authorization: token, 'x-stream-client': 'stream-chat-android-6.4.0' } });
-      expect(answer.status).toBe(200);
+    // Windows are whole wall-clock minutes: calls that straddle a minute's end are counted in two windows, so such a
+    // try is made again, in the window that has just begun.
+    const minute = () => Math.floor(Date.now() / 60_000);
+    for (let attempt = 1; ; attempt++) {
+      const started = minute();
+      for (let i = 0; i < 3; i++) {
+        const answer = await server.request('GET', '/api/v2/users', { headers: { authorization: token, 'x-stream-client': 'stream-chat-android-6.4.0' } });
+        expect(answer.status).toBe(200);
+      }
+      const response = await server.client.getRateLimits({ android: true, ios: true, endpoints: 'QueryUsers' });
+      if (minute() !== started && attempt === 1) continue;
+      expect(response.android!.QueryUsers).toMatchObject({ limit: 1000, remaining: 997 });
+      expect(response.ios!.QueryUsers).toMatchObject({ limit: 1000, remaining: 1000 });
+      break;
     }
-    const response = await server.client.getRateLimits({ android: true, ios: true, endpoints: 'QueryUsers' });
-    expect(response.android!.QueryUsers).toMatchObject({ limit: 1000, remaining: 997 });
-    expect(response.ios!.QueryUsers).toMatchObject({ limit: 1000, remaining: 1000 });
   });
 
   it('is served on the v1 path for stream-chat and for Python-style flags', async () => {
