@@ -25,28 +25,20 @@ BEGIN
 END
 $$;
 
--- A row whose name or created_at changed: its old words go, its new ones come. Row-level, with the test in the
--- trigger's WHEN (evaluated without calling the function): an update that keeps the name, as most upserts do, costs
--- nothing here.
-CREATE FUNCTION stream_name_words_update() RETURNS trigger
+-- A row whose name or created_at changed, or that was deleted: its old words go, and an updated row's new ones come.
+-- Row-level, with the update's test in its trigger's WHEN (evaluated without calling the function): an update that
+-- keeps the name, as most upserts do, costs nothing here.
+CREATE FUNCTION stream_name_words_replace() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM user_name_words
   WHERE word = ANY (tsvector_to_array(to_tsvector('simple', coalesce(OLD.name, ''))))
     AND created_at = OLD.created_at AND user_id = OLD.id;
-  INSERT INTO user_name_words (word, created_at, user_id)
-  SELECT w.word, NEW.created_at, NEW.id FROM unnest(tsvector_to_array(to_tsvector('simple', coalesce(NEW.name, '')))) AS w(word)
-  ON CONFLICT DO NOTHING;
-  RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION stream_name_words_delete() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  DELETE FROM user_name_words
-  WHERE word = ANY (tsvector_to_array(to_tsvector('simple', coalesce(OLD.name, ''))))
-    AND created_at = OLD.created_at AND user_id = OLD.id;
+  IF TG_OP = 'UPDATE' THEN
+    INSERT INTO user_name_words (word, created_at, user_id)
+    SELECT w.word, NEW.created_at, NEW.id FROM unnest(tsvector_to_array(to_tsvector('simple', coalesce(NEW.name, '')))) AS w(word)
+    ON CONFLICT DO NOTHING;
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -66,10 +58,10 @@ CREATE TRIGGER users_name_words_insert AFTER INSERT ON users
 
 CREATE TRIGGER users_name_words_update AFTER UPDATE OF name, created_at ON users
   FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.created_at IS DISTINCT FROM NEW.created_at)
-  EXECUTE FUNCTION stream_name_words_update();
+  EXECUTE FUNCTION stream_name_words_replace();
 
 CREATE TRIGGER users_name_words_delete AFTER DELETE ON users
-  FOR EACH ROW EXECUTE FUNCTION stream_name_words_delete();
+  FOR EACH ROW EXECUTE FUNCTION stream_name_words_replace();
 
 CREATE TRIGGER users_name_words_truncate AFTER TRUNCATE ON users
   FOR EACH STATEMENT EXECUTE FUNCTION stream_name_words_truncate();
