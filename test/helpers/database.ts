@@ -2,8 +2,10 @@
 // PostgreSQL server named by DATABASE_URL (created here, dropped by `drop`).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import pg from 'pg';
-import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
+import { openDatabase, withStatementTimeout, type DatabaseHandle } from '../../src/db/database.js';
+import type { Database } from '../../src/db/schema.js';
 import { migrate } from '../../src/db/migrate.js';
 
 export interface TestDatabase extends DatabaseHandle {
@@ -76,4 +78,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+/**
+ * Runs a test's bulk seed (tens of thousands of rows through the users triggers) without the pool's 5 s
+ * statement_timeout, which a loaded CI machine can exceed: one transaction with `SET LOCAL statement_timeout = 0`,
+ * and no client-side limit either. What it seeds commits at the end, as one statement would.
+ */
+export async function seedWithoutTimeout(db: Kysely<Database>, statement: RawBuilder<unknown>): Promise<void> {
+  await withStatementTimeout(0, () =>
+    db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL statement_timeout = 0`.execute(trx);
+      await statement.execute(trx);
+    }),
+  );
 }

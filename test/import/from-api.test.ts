@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedWithoutTimeout } from '../helpers/database.js';
 import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { cliBundle, runNode } from '../helpers/process.js';
 
@@ -15,7 +16,7 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'import-api-'));
 
 /** 20,000 users written as the database holds them (not through the import): every shape, from the number i. */
 async function seedSource(server: TestServer) {
-  await sql`
+  await seedWithoutTimeout(server.database.db, sql`
     INSERT INTO users (id, name, image, role, language, teams, teams_role, invisible, privacy_settings, custom, created_at, updated_at, last_active,
                        deactivated_at, revoke_tokens_issued_before)
     SELECT 'u' || CASE WHEN i % 7 = 0 THEN '@' WHEN i % 7 = 1 THEN '_' ELSE '-' END || lpad(i::text, 5, '0'),
@@ -34,7 +35,7 @@ async function seedSource(server: TestServer) {
       CASE WHEN i % 3 <> 0 THEN timestamptz '2024-01-01 00:00:00+00' + i * interval '1 minute 0.000001 second' END,
       CASE WHEN i % 17 = 0 THEN timestamptz '2024-06-01 00:00:00+00' + i * interval '1 second' END,
       CASE WHEN i % 19 = 0 THEN timestamptz '2024-07-01 00:00:00+00' + i * interval '1 second' END
-    FROM generate_series(1, ${USERS - 10}) AS i`.execute(server.database.db);
+    FROM generate_series(1, ${USERS - 10}) AS i`);
   // Blocks, some of users later in id order (they arrive in a later chunk).
   await sql`
     INSERT INTO user_blocks (user_id, blocked_user_id)

@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { buildQueryUsersSql, chooseAutocompletePlan, type AutocompletePlan } from '../../src/users/store/query.js';
 import { forgetNameWordStats, nameWordStats } from '../../src/users/store/word-stats.js';
 import type { QueryUsersPayload } from '../../src/users/schemas.js';
+import { seedWithoutTimeout } from '../helpers/database.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // 100,000 rows on both backends: PGlite (single-threaded WASM) loads them in a few seconds.
@@ -18,13 +19,13 @@ let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
   const db = server.database.db;
-  await sql`
+  await seedWithoutTimeout(db, sql`
     INSERT INTO users (id, name, role, custom, created_at, updated_at)
     SELECT 'user-' || i, 'user ' || i, 'user',
            jsonb_build_object('color', (ARRAY[${sql.join(COLORS.map((c) => sql`${c}`))}]::text[])[1 + i % ${COLORS.length}], 'n', i),
            timestamptz '2024-01-01T00:00:00Z' + i * interval '1 second',
            timestamptz '2024-01-01T00:00:00Z' + i * interval '1 second'
-    FROM generate_series(1, ${ROWS}) AS i`.execute(db);
+    FROM generate_series(1, ${ROWS}) AS i`);
   await sql`ANALYZE users`.execute(db);
   await sql`ANALYZE user_blocks`.execute(db);
   await sql`ANALYZE user_name_words`.execute(db);

@@ -5,13 +5,14 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forgetNameWordStats } from '../../src/users/store/word-stats.js';
+import { seedWithoutTimeout } from '../helpers/database.js';
 import { signToken, startTestServer, type TestServer } from '../helpers/server.js';
 
 const USERS = 40_000;
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ worker: false, webhooks: false, limits: { clientQueryCost: 800 } });
-  await sql`
+  await seedWithoutTimeout(server.database.db, sql`
     INSERT INTO users (id, name, teams, custom, language, created_at, updated_at)
     SELECT 'c' || lpad(i::text, 6, '0'),
            (CASE WHEN i % 10000 = 1 THEN 'Xiomara' ELSE (ARRAY['Alice', 'Bruno', 'Chiara', 'Dmitri'])[1 + i % 4] END) || ' Doe',
@@ -19,7 +20,7 @@ beforeAll(async () => {
            jsonb_build_object('color', (ARRAY['red', 'green', 'blue'])[1 + i % 3], 'n', i),
            (ARRAY['en', 'fr'])[1 + i % 2],
            now() - make_interval(secs => ${USERS} - i), now()
-    FROM generate_series(1, ${USERS}) AS i`.execute(server.database.db);
+    FROM generate_series(1, ${USERS}) AS i`);
   // As autovacuum leaves it: statistics, and the GIN index's pending list merged.
   await sql`VACUUM ANALYZE users`.execute(server.database.db);
   forgetNameWordStats(server.database.db);

@@ -4,7 +4,7 @@
 // the metrics answer, and the purge deletes more than one batch.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { usingPostgres } from '../helpers/database.js';
+import { seedWithoutTimeout, usingPostgres } from '../helpers/database.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 import { claimStatement } from '../../src/webhooks/store.js';
@@ -50,11 +50,11 @@ describe.runIf(usingPostgres)('a backlog of a dead hook', () => {
       ] as never,
     });
     // 100,000 deliveries of 10,000 users: each user's first is its queue's head and due now, the rest wait behind it.
-    await sql`
+    await seedWithoutTimeout(server.database.db, sql`
       INSERT INTO webhook_deliveries (id, hook_id, user_id, event_type, url, body, next_attempt_at)
       SELECT gen_random_uuid(), 'dead', 'backlog-' || (i % ${USERS}), 'user.updated', ${deadUrl},
              '{"type":"user.updated","user":{"id":"backlog"},"custom":{}}', CASE WHEN i < ${USERS} THEN now() END
-      FROM generate_series(0, ${BACKLOG - 1}) AS i`.execute(server.database.db);
+      FROM generate_series(0, ${BACKLOG - 1}) AS i`);
     await sql`ANALYZE webhook_deliveries`.execute(server.database.db);
   }, 60_000);
   afterAll(async () => {
