@@ -1,10 +1,9 @@
 // The package's entry point: startServer() runs this server inside the caller's process, as a test double for
 // integration tests (README "Use it in your tests"). Its types stand alone, so that the published declarations are
 // this file's only.
-import pino from 'pino';
 import { loadConfig } from './config.js';
 import { clearData } from './data/service.js';
-import { logSerializers } from './http/logging.js';
+import { openProcessLogger } from './http/logging.js';
 import { createRuntime } from './runtime.js';
 
 export interface StartServerOptions {
@@ -65,7 +64,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Str
     }),
   };
   const config = loadConfig(env);
-  const logger = pino({ level: config.logLevel, serializers: logSerializers }, pino.destination(2));
+  const logger = openProcessLogger(config.logLevel, 2);
   const runtime = await createRuntime(config, { logger });
   return {
     url: runtime.address,

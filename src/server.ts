@@ -1,11 +1,10 @@
 // The server as a process of its own: reads the configuration (the environment, and flags over it), starts the runtime
 // (src/runtime.ts), prints the banner on generated credentials, and turns signals into a graceful shutdown and
 // failures into exit codes.
-import pino from 'pino';
 import { isInMemory, loadConfig, plainHttpDashboardWarning } from './config.js';
 import { writeCredentialsFile } from './auth/credentials-file.js';
 import { DataDirLockedError } from './db/lock.js';
-import { logSerializers } from './http/logging.js';
+import { openProcessLogger } from './http/logging.js';
 import { StartupError, createRuntime } from './runtime.js';
 import { startBanner } from './server-banner.js';
 import { parseServerFlags, USAGE, UsageError } from './server-flags.js';
@@ -14,7 +13,7 @@ async function main() {
   const flags = parseFlagsOrExit(process.argv.slice(2));
   const config = loadConfig({ ...process.env, ...flags.env });
   // With --json, stdout carries the one line a script reads; the logs go to stderr.
-  const logger = pino({ level: config.logLevel, serializers: logSerializers }, pino.destination(flags.json ? 2 : 1));
+  const logger = openProcessLogger(config.logLevel, flags.json ? 2 : 1);
   const runtime = await createRuntime(config, { logger }).catch((error: unknown) => {
     if (!(error instanceof DataDirLockedError || error instanceof StartupError)) throw error;
     logger.fatal(error.message);

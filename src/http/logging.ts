@@ -1,5 +1,7 @@
 // What request logs may hold. Credentials travel in query strings (export links carry a `signature`, WebSocket
 // connects an `authorization` JWT) and in headers: none of them may reach a log.
+import pino from 'pino';
+
 const SECRET_PARAMS = /^(signature|authorization|token|access_token|api_secret|secret|password|x-signature)$/i;
 /** A JWT (three base64url parts, the first one JSON that starts `{"`): redacted wherever it appears. */
 const JWT = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g;
@@ -39,3 +41,13 @@ export const logSerializers = {
     return { method: request.method, url: redactUrl(request.url ?? ''), remoteAddress: request.ip ?? request.socket?.remoteAddress };
   },
 };
+
+/**
+ * The process's logger, writing JSON lines to a file descriptor (1 or 2) synchronously. pino's default asynchronous
+ * destination flushes on exit with a loop that retries a broken pipe forever: a server whose log reader went away
+ * (its supervisor gone, `… | head`) while a line was being written never exited on SIGTERM. Written synchronously, a
+ * broken pipe turns the logger off at the first line (pino's EPIPE handling) and exiting never waits on it.
+ */
+export function openProcessLogger(level: string, fd: 1 | 2): pino.Logger {
+  return pino({ level, serializers: logSerializers }, pino.destination({ dest: fd, sync: true }));
+}
