@@ -78,6 +78,8 @@ function settingsChange(patch: Record<string, unknown>, stored: AppSettings): Se
  */
 export class AppSettingsCache {
   private cached: { settings: AppSettings; at: number } | undefined;
+  /** Counts invalidations: a read that overlapped one is not kept. */
+  private generation = 0;
 
   constructor(
     private readonly db: Db,
@@ -99,14 +101,18 @@ export class AppSettingsCache {
   async current(db: Db): Promise<AppSettings> {
     const cached = this.cached;
     if (cached && this.now() - cached.at < this.ttlMs) return cached.settings;
+    const generation = this.generation;
     const settings = await readSettings(db);
-    this.cached = { settings, at: this.now() };
+    // A change made while this read was in flight may be newer than what it read: keeping that would hide the change
+    // from this process for a whole TTL (an event hook added, then a user updated at once, and no delivery made).
+    if (generation === this.generation) this.cached = { settings, at: this.now() };
     return settings;
   }
 
   /** Forgets the cached settings (another instance changed them: APP_SETTINGS_CHANNEL). */
   invalidate(): void {
     this.cached = undefined;
+    this.generation++;
   }
 
   /**
@@ -127,9 +133,9 @@ export class AppSettingsCache {
     const before = await readSettings(this.db);
     const change = settingsChange(patch, before);
     if (Object.keys(change).length === 0) return;
-    this.cached = undefined;
+    this.invalidate();
     await writeSettings(this.db, change);
-    this.cached = undefined;
+    this.invalidate();
     // Hooks removed or narrowed: their pending deliveries are cancelled (webhooks/service.ts). The settings are written
     // by then: should this fail, the dispatcher cancels what it claims for a hook that no longer takes it, and the
     // housekeeping what is left of removed hooks, so the answer stays the update's.

@@ -1,5 +1,7 @@
-// Instances on one database keep their cached settings in step through NOTIFY: a cache that would otherwise keep its
-// copy for a minute drops it as soon as another one writes.
+// The settings cache. Instances on one database keep their cached settings in step through NOTIFY: a cache that would
+// otherwise keep its copy for a minute drops it as soon as another one writes. And a read that was in flight while
+// this process changed the settings is not kept: the change is seen at once, as the API promises.
+import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppSettingsCache } from '../../src/app-settings/service.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -32,4 +34,23 @@ describe('settings caches that follow each other', () => {
     // (control) A cache that does not follow keeps its copy until its TTL.
     expect((await bystander.get()).enforce_unique_usernames).toBe('no');
   });
+
+  it('does not keep what a read in flight during a change returned: the change is seen at once', async () => {
+    const cache = new AppSettingsCache(database.db, 60_000);
+    expect((await cache.get()).enforce_unique_usernames).toBe('app');
+    cache.invalidate();
+    // A read whose answer is held back until the change below has been written (the dispatcher's poll, say).
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holdResults: KyselyPlugin = { transformQuery: (args) => args.node, transformResult: async (args) => (await gate, args.result) };
+    const slowRead = cache.current(database.db.withPlugin(holdResults));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    await cache.update({ enforce_unique_usernames: 'team' });
+    release();
+    // The slow read may answer with either; what matters is what is kept.
+    expect(['app', 'team']).toContain((await slowRead).enforce_unique_usernames);
+    expect((await cache.get()).enforce_unique_usernames).toBe('team');
+  });
 });
+
