@@ -122,10 +122,11 @@ export function registerEnvelope(app: FastifyInstance, limits: InputLimits) {
     }
   });
 
-  // Every successful Stream response carries `duration`.
+  // Every successful Stream response carries `duration`: on a copy, since a handler may answer with an object it keeps
+  // (the API reference's document, served to every caller).
   app.addHook('preSerialization', async (request, reply, payload) => {
     if (payload && typeof payload === 'object' && !Array.isArray(payload) && reply.statusCode < 400) {
-      (payload as Record<string, unknown>).duration = formatDuration(request.startedAt);
+      return { ...(payload as Record<string, unknown>), duration: formatDuration(request.startedAt) };
     }
     return payload;
   });

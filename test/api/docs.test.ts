@@ -3,6 +3,7 @@
 // backend-independent: the API reference page in a browser; it reads no user data.
 import { readFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_PATH } from '../../src/api/docs.js';
 import { guardedContext, launchBrowser, screenshot } from '../helpers/browser.js';
@@ -26,6 +27,21 @@ describe('the API reference', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/yaml/);
     expect(await response.text()).toBe(await readFile(OPENAPI_PATH, 'utf8'));
+  });
+
+  it('gives Swagger UI the spec, as JSON and as YAML, pointed at the server the page came from', async () => {
+    const checkedIn = parse(await readFile(OPENAPI_PATH, 'utf8'));
+    const [json, yaml] = await Promise.all([fetch(`${server.baseUrl}/docs/json`), fetch(`${server.baseUrl}/docs/yaml`)]);
+    expect([json.status, yaml.status]).toEqual([200, 200]);
+    // (`duration`: as on every JSON answer of this server.)
+    const { duration, ...fromJson } = await json.json();
+    expect(duration).toMatch(/ms$/);
+    expect(fromJson).toEqual({ ...checkedIn, servers: [{ url: '/', description: 'this server' }] });
+    expect(parse(await yaml.text())).toEqual(fromJson);
+    // Served again, unchanged: the document the plugin keeps was not written to by the first answer.
+    const { duration: _again, ...secondJson } = await (await fetch(`${server.baseUrl}/docs/json`)).json();
+    expect(secondJson).toEqual(fromJson);
+    expect(parse(await (await fetch(`${server.baseUrl}/docs/yaml`)).text())).toEqual(fromJson);
   });
 
   it('renders /docs in a browser, finds UpdateUsers, and makes no request off this machine', async () => {

@@ -1,5 +1,6 @@
-// `npm run import -- --from-api`: two servers, a source holding 20,000 users of every shape and a target; the
-// command copies them, --verify passes, a second run changes nothing, and an interrupted run completes with --resume.
+// `npm run import -- --from-api`: two servers, a source holding 6,000 users of every shape (six of the command's
+// 1,000-user chunks) and a target; the command copies them, --verify passes, a second run changes nothing, and an
+// interrupted run completes with --resume.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,12 +10,12 @@ import { seedWithoutTimeout } from '../helpers/database.js';
 import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
 import { cliBundle, runNode } from '../helpers/process.js';
 
-const USERS = 20_000;
+const USERS = 6_000;
 let source: TestServer;
 let target: TestServer;
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'import-api-'));
 
-/** 20,000 users written as the database holds them (not through the import): every shape, from the number i. */
+/** 6,000 users written as the database holds them (not through the import): every shape, from the number i. */
 async function seedSource(server: TestServer) {
   await seedWithoutTimeout(server.database.db, sql`
     INSERT INTO users (id, name, image, role, language, teams, teams_role, invisible, privacy_settings, custom, created_at, updated_at, last_active,
@@ -40,7 +41,7 @@ async function seedSource(server: TestServer) {
   await sql`
     INSERT INTO user_blocks (user_id, blocked_user_id)
     SELECT a.id, b.id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users) a
-    JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users) b ON b.n IN (a.n + 1, a.n + 9000, a.n - 3)
+    JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users) b ON b.n IN (a.n + 1, a.n + 2500, a.n - 3)
     WHERE a.n % 97 = 0`.execute(server.database.db);
   // And through the API: users made by the SDK, a deactivation, a revocation, a block.
   await server.client.upsertUsers(
