@@ -133,8 +133,8 @@ export class AppSettingsCache {
     const before = await readSettings(this.db);
     const change = settingsChange(patch, before);
     if (Object.keys(change).length === 0) return;
-    this.invalidate();
     await writeSettings(this.db, change);
+    // Whatever was read before this commit is now stale, including a read still in flight (see current()).
     this.invalidate();
     // Hooks removed or narrowed: their pending deliveries are cancelled (webhooks/service.ts). The settings are written
     // by then: should this fail, the dispatcher cancels what it claims for a hook that no longer takes it, and the

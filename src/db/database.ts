@@ -10,7 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { PGliteDialect, PostgresDialect, sql, type Kysely } from 'kysely';
+import { PGliteDialect, PostgresDialect, sql, type Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { NotifyingKysely } from './notify.js';
@@ -104,6 +104,16 @@ const statementTimeoutInForce = new AsyncLocalStorage<number>();
  */
 export function withStatementTimeout<T>(ms: number, work: () => Promise<T>): Promise<T> {
   return statementTimeoutInForce.run(ms, work);
+}
+
+/** Runs `work` in a transaction with no statement_timeout on either side: migrations, and bulk loads in tests. */
+export function inTransactionWithoutTimeout<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return withStatementTimeout(0, () =>
+    db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL statement_timeout = 0`.execute(trx);
+      return work(trx);
+    }),
+  );
 }
 
 /** A pg client's socket, to drop a connection that does not answer. */

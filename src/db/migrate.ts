@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import { projectPath } from '../lib/paths.js';
-import { withStatementTimeout } from './database.js';
+import { inTransactionWithoutTimeout } from './database.js';
 import type { Database } from './schema.js';
 
 export const MIGRATIONS_DIR = projectPath('migrations');
@@ -60,39 +60,36 @@ export async function migrate(db: Kysely<Database>, options: MigrateOptions | st
     .filter((name) => /^\d+_.*\.sql$/.test(name))
     .sort();
   const applied: string[] = [];
-  await withStatementTimeout(0, () =>
-    db.transaction().execute(async (trx) => {
-      await sql`SET LOCAL statement_timeout = 0`.execute(trx);
-      // Another instance migrating holds the lock: wait for it (polling, so that the wait is bounded and logged).
-      const started = Date.now();
-      let lastLog = started - logEveryMs; // the first wait is logged at once
-      while (!(await sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}) AS locked`.execute(trx)).rows[0]!.locked) {
-        const waited = Date.now() - started;
-        if (waited >= lockWaitMs) {
-          throw new MigrationLockTimeout(
-            `another instance has held the migration lock for ${Math.round(waited / 1000)} s (MIGRATION_LOCK_WAIT_MS is ${lockWaitMs}); giving up`,
-          );
-        }
-        if (Date.now() - lastLog >= logEveryMs) {
-          lastLog = Date.now();
-          onWaiting?.(waited);
-        }
-        await sleep(Math.min(LOCK_POLL_MS, lockWaitMs - waited));
+  await inTransactionWithoutTimeout(db, async (trx) => {
+    // Another instance migrating holds the lock: wait for it (polling, so that the wait is bounded and logged).
+    const started = Date.now();
+    let lastLog = started - logEveryMs; // the first wait is logged at once
+    while (!(await sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}) AS locked`.execute(trx)).rows[0]!.locked) {
+      const waited = Date.now() - started;
+      if (waited >= lockWaitMs) {
+        throw new MigrationLockTimeout(
+          `another instance has held the migration lock for ${Math.round(waited / 1000)} s (MIGRATION_LOCK_WAIT_MS is ${lockWaitMs}); giving up`,
+        );
       }
-      await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version text PRIMARY KEY,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`.execute(trx);
-      const done = new Set((await trx.selectFrom('schema_migrations').select('version').execute()).map((r) => r.version));
-      for (const file of files) {
-        if (done.has(file)) continue;
-        for (const statement of splitStatements(fs.readFileSync(path.join(dir, file), 'utf8'))) {
-          await sql.raw(statement).execute(trx);
-        }
-        await trx.insertInto('schema_migrations').values({ version: file }).execute();
-        applied.push(file);
+      if (Date.now() - lastLog >= logEveryMs) {
+        lastLog = Date.now();
+        onWaiting?.(waited);
       }
-    }),
-  );
+      await sleep(Math.min(LOCK_POLL_MS, lockWaitMs - waited));
+    }
+    await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version text PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`.execute(trx);
+    const done = new Set((await trx.selectFrom('schema_migrations').select('version').execute()).map((r) => r.version));
+    for (const file of files) {
+      if (done.has(file)) continue;
+      for (const statement of splitStatements(fs.readFileSync(path.join(dir, file), 'utf8'))) {
+        await sql.raw(statement).execute(trx);
+      }
+      await trx.insertInto('schema_migrations').values({ version: file }).execute();
+      applied.push(file);
+    }
+  });
   return applied;
 }

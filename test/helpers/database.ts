@@ -2,9 +2,9 @@
 // PostgreSQL server named by DATABASE_URL (created here, dropped by `drop`).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import pg from 'pg';
-import { openDatabase, withStatementTimeout, type DatabaseHandle } from '../../src/db/database.js';
+import { inTransactionWithoutTimeout, openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import type { Database } from '../../src/db/schema.js';
 import { migrate } from '../../src/db/migrate.js';
 
@@ -82,14 +82,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 /**
  * Runs a test's bulk seed (tens of thousands of rows through the users triggers) without the pool's 5 s
- * statement_timeout, which a loaded CI machine can exceed: one transaction with `SET LOCAL statement_timeout = 0`,
- * and no client-side limit either. What it seeds commits at the end, as one statement would.
+ * statement_timeout, which a loaded CI machine can exceed. What it seeds commits at the end, as one statement would.
  */
 export async function seedWithoutTimeout(db: Kysely<Database>, statement: RawBuilder<unknown>): Promise<void> {
-  await withStatementTimeout(0, () =>
-    db.transaction().execute(async (trx) => {
-      await sql`SET LOCAL statement_timeout = 0`.execute(trx);
-      await statement.execute(trx);
-    }),
-  );
+  await inTransactionWithoutTimeout(db, (trx) => statement.execute(trx));
 }
