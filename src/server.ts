@@ -20,19 +20,8 @@ async function main() {
     process.exit(1);
   });
   const { address, credentials, database } = runtime;
-  if (runtime.connectListener) logger.info(`accepting WebSocket connections also on ws://${config.host}:${runtime.connectListener.address.port}/connect`);
-  if (config.dashboard.enabled !== 'off') {
-    const who = config.dashboard.enabled === 'local' ? 'to requests from this machine only; DASHBOARD=on serves it to all, ' : '';
-    logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; ${who}DASHBOARD=off turns it off)`);
-  }
-  const dashboardWarning = plainHttpDashboardWarning(config);
-  if (dashboardWarning) logger.warn(dashboardWarning);
-  logger.info({ backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) }, `serving the Stream users API on ${address}`);
-  const inMemory = database.backend === 'pglite' && isInMemory(config.dataDir);
-  if (runtime.generated && !inMemory) writeCredentialsFile(config.dataDir, credentials);
-  if (flags.json) process.stdout.write(`${JSON.stringify({ url: address, api_key: credentials.apiKey, api_secret: credentials.apiSecret })}\n`);
-  else if (runtime.generated) process.stdout.write(await startBanner(credentials, runtime.created, address, inMemory ? undefined : config.dataDir));
-
+  // Installed before anything announces the server as ready (the log line, the --json line, the banner): a signal sent
+  // on seeing one must find the handler, not the default action that kills the process at once.
   // SIGTERM drains for SHUTDOWN_DRAIN_MS (a load balancer notices /readyz); Ctrl-C (SIGINT) is a person at a terminal,
   // not a load balancer to wait for. Past SHUTDOWN_GRACE_MS the process exits whatever is left.
   let stopping = false;
@@ -59,6 +48,19 @@ async function main() {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  if (runtime.connectListener) logger.info(`accepting WebSocket connections also on ws://${config.host}:${runtime.connectListener.address.port}/connect`);
+  if (config.dashboard.enabled !== 'off') {
+    const who = config.dashboard.enabled === 'local' ? 'to requests from this machine only; DASHBOARD=on serves it to all, ' : '';
+    logger.info(`operator dashboard on ${address}/dashboard (sign in with the API key and secret; ${who}DASHBOARD=off turns it off)`);
+  }
+  const dashboardWarning = plainHttpDashboardWarning(config);
+  if (dashboardWarning) logger.warn(dashboardWarning);
+  logger.info({ backend: database.backend, ...(database.backend === 'pglite' ? { dataDir: config.dataDir } : {}) }, `serving the Stream users API on ${address}`);
+  const inMemory = database.backend === 'pglite' && isInMemory(config.dataDir);
+  if (runtime.generated && !inMemory) writeCredentialsFile(config.dataDir, credentials);
+  if (flags.json) process.stdout.write(`${JSON.stringify({ url: address, api_key: credentials.apiKey, api_secret: credentials.apiSecret })}\n`);
+  else if (runtime.generated) process.stdout.write(await startBanner(credentials, runtime.created, address, inMemory ? undefined : config.dataDir));
 }
 
 function parseFlagsOrExit(argv: string[]) {
