@@ -73,6 +73,8 @@ export interface Config {
   /** PostgreSQL statement_timeout of request connections, and of task transactions (not enforceable on PGlite). */
   statementTimeoutMs: number;
   taskStatementTimeoutMs: number;
+  /** How long a request or task waits for a free connection of a full pool (PostgreSQL) before a 503. */
+  poolWaitMs: number;
   /** How long a start waits for another instance's migrations (the migration lock) before exiting non-zero. */
   migrationLockWaitMs: number;
   /** Which proxies may name the client in X-Forwarded-For (TRUST_PROXY: a hop count or addresses and CIDRs). */
@@ -258,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     statementTimeoutMs: int(env.STATEMENT_TIMEOUT_MS, 5_000, 'STATEMENT_TIMEOUT_MS'),
     taskStatementTimeoutMs: int(env.TASK_STATEMENT_TIMEOUT_MS, 60_000, 'TASK_STATEMENT_TIMEOUT_MS'),
+    poolWaitMs: int(env.POOL_WAIT_MS, 5_000, 'POOL_WAIT_MS'),
     migrationLockWaitMs: int(env.MIGRATION_LOCK_WAIT_MS, 5 * 60_000, 'MIGRATION_LOCK_WAIT_MS'),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     webhooks: {

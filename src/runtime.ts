@@ -84,6 +84,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       // lease renewals need another: leave room for both besides the requests.
       poolSize: Math.max(20, config.taskConcurrency * 2 + 8),
       statementTimeoutMs: config.statementTimeoutMs,
+      poolWaitMs: config.poolWaitMs,
       warn: (message, error) => log?.warn({ err: error }, message),
       onFatal: (error) => {
         log?.fatal({ err: error }, 'the embedded database failed and cannot continue; exiting for the supervisor to restart');

@@ -81,8 +81,13 @@ export interface DatabaseOptions extends DatabaseEvents {
   poolSize?: number;
   /** PostgreSQL statement_timeout of every pooled connection; 0 turns it off. Default 5 s. */
   statementTimeoutMs?: number;
-  /** How long a request waits for a pooled connection (or a new one) before failing. Default 2 s. */
+  /** How long opening a connection may take (the socket and the start-up exchange) before it fails. Default 2 s. */
   connectTimeoutMs?: number;
+  /**
+   * How long a query waits for a free connection of a full pool before failing with `PoolBusyError`. Default 5 s:
+   * under a burst, requests queue for a connection rather than fail, as long as the queue moves.
+   */
+  poolWaitMs?: number;
   /**
    * How much longer than the statement_timeout in force a query may go without an answer before its connection is
    * dropped (PostgreSQL). Default 1 s. A statement_timeout of 0 (migrations) has no client-side limit either.
@@ -159,12 +164,20 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
   const warn = options.warn ?? (() => {});
   const statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
   const settings = `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize ?? 20,
     options: settings,
-    // Connecting gives up after this (the socket and the start-up exchange together).
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+    // pg-pool has one timeout for waiting in its queue and for connecting: it is the queue's here, and each client
+    // gives up connecting on its own after connectTimeoutMs (a database that is down fails requests fast, a burst of
+    // them against a full pool waits its turn).
+    connectionTimeoutMillis: options.poolWaitMs ?? 5_000,
+    Client: class extends pg.Client {
+      constructor(config?: pg.ClientConfig) {
+        super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+      }
+    },
     // TCP keepalive on every connection, so that an idle one whose peer vanished is found and closed by the OS.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
@@ -191,7 +204,7 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
       const subscription = new ListenConnection(connectionString, settings, channel, onNotify, warn, {
         everyMs: options.listenCheckMs ?? LISTEN_CHECK.everyMs,
         timeoutMs: options.listenCheckTimeoutMs ?? LISTEN_CHECK.timeoutMs,
-        connectTimeoutMs: options.connectTimeoutMs ?? 2_000,
+        connectTimeoutMs,
       });
       await subscription.start();
       subscriptions.add(subscription);

@@ -89,8 +89,13 @@ export function databaseUnavailableError(error: unknown): StreamError | undefine
     });
   }
   if (code === '57014') return new StreamError(ErrorCode.Internal, 'the database did not answer in time, try again', { statusCode: 503 });
+  // pg-pool's words for a query that waited its whole POOL_WAIT_MS for a free connection: every connection was busy
+  // (src/db/database.ts; a connection that could not be opened in time fails as pg's "timeout expired").
+  if (message === 'timeout exceeded when trying to connect') {
+    return new StreamError(ErrorCode.Internal, 'the server is busy, try again', { statusCode: 503, retryAfterSeconds: 1 });
+  }
   const lost =
     (typeof code === 'string' && (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_CODES.has(code))) ||
-    (typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connection is closed|Client was closed/i.test(message));
+    (typeof message === 'string' && /Connection terminated|connection is closed|Client was closed|^timeout expired$/i.test(message));
   return lost ? new StreamError(ErrorCode.Internal, 'the database is unavailable, try again', { statusCode: 503 }) : undefined;
 }
