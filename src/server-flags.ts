@@ -44,3 +44,19 @@ export function parseServerFlags(argv: readonly string[]): ServerFlags {
   }
   return flags;
 }
+
+/** The process's flags; --help prints the usage and exits 0, a bad flag prints it and exits 2. */
+export function parseServerFlagsOrExit(argv: readonly string[]): ServerFlags {
+  try {
+    const flags = parseServerFlags(argv);
+    if (flags.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return flags;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+}

@@ -7,10 +7,10 @@ import { DataDirLockedError } from './db/lock.js';
 import { openProcessLogger } from './http/logging.js';
 import { StartupError, createRuntime } from './runtime.js';
 import { startBanner } from './server-banner.js';
-import { parseServerFlags, USAGE, UsageError } from './server-flags.js';
+import { parseServerFlagsOrExit } from './server-flags.js';
 
 async function main() {
-  const flags = parseFlagsOrExit(process.argv.slice(2));
+  const flags = parseServerFlagsOrExit(process.argv.slice(2));
   const config = loadConfig({ ...process.env, ...flags.env });
   // With --json, stdout carries the one line a script reads; the logs go to stderr.
   const logger = openProcessLogger(config.logLevel, flags.json ? 2 : 1);
@@ -61,21 +61,6 @@ async function main() {
   if (runtime.generated && !inMemory) writeCredentialsFile(config.dataDir, credentials);
   if (flags.json) process.stdout.write(`${JSON.stringify({ url: address, api_key: credentials.apiKey, api_secret: credentials.apiSecret })}\n`);
   else if (runtime.generated) process.stdout.write(await startBanner(credentials, runtime.created, address, inMemory ? undefined : config.dataDir));
-}
-
-function parseFlagsOrExit(argv: string[]) {
-  try {
-    const flags = parseServerFlags(argv);
-    if (flags.help) {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    return flags;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\n${USAGE}`);
-    process.exit(2);
-  }
 }
 
 main().catch((error) => {

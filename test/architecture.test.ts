@@ -126,4 +126,10 @@ describe('architecture', () => {
       );
     expect(offenders).toEqual([]);
   });
+
+  it('keeps the process entry point small: server.ts only reads flags, starts the runtime, prints and handles signals', () => {
+    const server = files.find(({ file }) => file === 'server.ts')!.text;
+    expect(server.split('\n').length).toBeLessThan(80);
+    expect(server).toMatch(/createRuntime\(/);
+  });
 });
