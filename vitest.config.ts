@@ -80,6 +80,7 @@ export default defineConfig({
     exclude: process.env.DATABASE_URL ? backendIndependentFiles('test') : [],
     globalSetup: ['test/setup/chromium.ts', 'test/setup/bundle.ts', 'test/setup/database-template.ts'],
     pool: 'forks',
+    isolate: false,
     // Most test files wait on I/O (servers, child processes, sockets) more than they compute: three at a time on a
     // 2-core machine (vitest's default there is one) keeps both cores busy. TEST_WORKERS overrides.
     maxWorkers: Number(process.env.TEST_WORKERS) || 3,

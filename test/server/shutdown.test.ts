@@ -111,9 +111,11 @@ describe('graceful shutdown under load', () => {
     // closed, which the kernel resets. None of these was applied (checked below).
     const failed = outcomes.filter((o) => o.status === undefined);
     for (const outcome of outcomes) if (outcome.status !== undefined) expect(outcome.status, outcome.id).toBe(201);
+    // sentAt is when the client began a request, not when its bytes reached the server: on a loaded machine the gap
+    // is hundreds of milliseconds. Half the drain still tells a server that drains from one that closes at once.
     for (const outcome of failed) {
       expect(['ECONNREFUSED', 'ECONNRESET'], outcome.id).toContain(outcome.error);
-      expect(outcome.sentAt - signalledAt, outcome.id).toBeGreaterThan(DRAIN_MS - 100);
+      expect(outcome.sentAt - signalledAt, outcome.id).toBeGreaterThan(DRAIN_MS / 2);
     }
     expect(failed.length).toBe(CLIENTS);
     expect(child.output()).not.toMatch(/Unhandled|uncaught|shutting down failed|longer than SHUTDOWN_GRACE_MS/i);
