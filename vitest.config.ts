@@ -80,6 +80,8 @@ export default defineConfig({
     exclude: process.env.DATABASE_URL ? backendIndependentFiles('test') : [],
     globalSetup: ['test/setup/chromium.ts', 'test/setup/bundle.ts', 'test/setup/database-template.ts'],
     pool: 'forks',
+    // The files a worker runs share its loaded modules: loading the server's modules afresh for each file was a third
+    // of the embedded pass's CPU. No test file mocks modules or changes the environment others read.
     isolate: false,
     // Most test files wait on I/O (servers, child processes, sockets) more than they compute: three at a time on a
     // 2-core machine (vitest's default there is one) keeps both cores busy. TEST_WORKERS overrides.

@@ -84,7 +84,8 @@ export interface DatabaseOptions extends DatabaseEvents {
   /** How long opening a connection may take (the socket and the start-up exchange) before it fails. Default 2 s. */
   connectTimeoutMs?: number;
   /**
-   * How long a query waits for a free connection of a full pool before failing with `PoolBusyError`. Default 5 s:
+   * How long a query waits for a free connection of a full pool before failing (pg-pool's "timeout exceeded when
+   * trying to connect", answered as a busy 503 by http/errors.ts). Default 5 s:
    * under a burst, requests queue for a connection rather than fail, as long as the queue moves.
    */
   poolWaitMs?: number;
