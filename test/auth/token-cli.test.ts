@@ -7,13 +7,13 @@ import path from 'node:path';
 import { jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeCredentialsFile } from '../../src/auth/credentials-file.js';
-import { cliBundle, ROOT } from '../helpers/process.js';
+import { testBundle, ROOT } from '../helpers/process.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'token-cli-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 function token(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [cliBundle('token-cli'), ...args], {
+  const result = spawnSync(process.execPath, [testBundle('token-cli'), ...args], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: '', STREAM_API_KEY: 'cli-key', STREAM_API_SECRET: 'cli-secret-0123456789', ...env },
     encoding: 'utf8',

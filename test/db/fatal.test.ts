@@ -3,7 +3,7 @@
 // backend-independent: the embedded engine's fatal errors, in a process of its own.
 import { describe, expect, it } from 'vitest';
 import { isFatalEngineError } from '../../src/db/database.js';
-import { runTs } from '../helpers/process.js';
+import { runBundle } from '../helpers/process.js';
 
 describe('a fatal failure of the embedded database', () => {
   it('tells a PANIC or an abort from an ordinary error', () => {
@@ -15,7 +15,7 @@ describe('a fatal failure of the embedded database', () => {
   });
 
   it('ends the process at once with status 70 and says why', async () => {
-    const child = runTs('test/fixtures/pglite-panic.ts', {});
+    const child = runBundle('pglite-panic', {});
     const status = await child.exited;
     expect(child.output()).not.toContain('still serving');
     expect(child.output()).toContain('the embedded database failed and cannot continue');

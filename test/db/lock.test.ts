@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DataDirLockedError, lockDataDir, type DataDirLock, type DataDirLockOptions } from '../../src/db/lock.js';
-import { ROOT, runCommand, runNode, runServer, type Child } from '../helpers/process.js';
+import { runCommand, runNode, runServer, testBundle, type Child } from '../helpers/process.js';
 
 const dirs: string[] = [];
 const locks: DataDirLock[] = [];
@@ -146,8 +146,8 @@ interface Contender {
 
 /** Starts a contender, in a PID namespace of its own when `unshare` is set (where it is pid 1). */
 function contender(dir: string, options: DataDirLockOptions, { unshare = false } = {}): Contender {
-  const node = ['--import', 'tsx', '--input-type=module', '-e', CONTENDER];
-  const env = { LOCK_MODULE: pathToFileURL(path.join(ROOT, 'src/db/lock.ts')).href, LOCK_DIR: dir, LOCK_OPTIONS: JSON.stringify(options) };
+  const node = ['--input-type=module', '-e', CONTENDER];
+  const env = { LOCK_MODULE: pathToFileURL(testBundle('data-dir-lock')).href, LOCK_DIR: dir, LOCK_OPTIONS: JSON.stringify(options) };
   const child = unshare ? runCommand('unshare', ['--pid', '--fork', '--kill-child', process.execPath, ...node], env) : runNode(node, env);
   children.push(child);
   // Its JSON line; rejected if it exits without one. (Handled here too: a test need not wait for it.)

@@ -1,4 +1,4 @@
-// Runs an entry point in a child process of its own (a TypeScript one with tsx's loader, the server as its bundle; no
+// Runs an entry point in a child process of its own (a TypeScript one as its test bundle, the server as its bundle; no
 // wrapper process, so a signal reaches the program itself) and lets a test wait for lines it prints. Every process a
 // test starts goes through here (runCommand for one that is not node itself, e.g. under `unshare`).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,13 +7,24 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The commands tests run, bundled once per run by test/setup/bundle.ts into CLI_BUNDLE_DIR (`<name>.mjs`). */
-export const CLI_ENTRY_POINTS = { 'import-cli': 'src/import/cli.ts', 'token-cli': 'src/auth/token-cli.ts' } as const;
-export const CLI_BUNDLE_DIR = path.join(ROOT, 'node_modules', '.cache', 'test-cli-bundles');
+/**
+ * The TypeScript entry points tests run as processes of their own (the import and token commands, the fixtures) and
+ * the module the lock test's contenders load, bundled once per run by test/setup/bundle.ts into TEST_BUNDLE_DIR
+ * (`<name>.mjs`): one module to load instead of a few hundred through tsx's loader, which cost every such process
+ * seconds of CPU.
+ */
+export const TEST_BUNDLES = {
+  'import-cli': 'src/import/cli.ts',
+  'token-cli': 'src/auth/token-cli.ts',
+  'data-dir-lock': 'src/db/lock.ts',
+  'worker-process': 'test/fixtures/worker-process.ts',
+  'pglite-panic': 'test/fixtures/pglite-panic.ts',
+} as const;
+export const TEST_BUNDLE_DIR = path.join(ROOT, 'node_modules', '.cache', 'test-bundles');
 
-/** The path of a command's test bundle, e.g. `node <cliBundle('import-cli')> --from-api …` for `npm run import`. */
-export function cliBundle(name: keyof typeof CLI_ENTRY_POINTS): string {
-  return path.join(CLI_BUNDLE_DIR, `${name}.mjs`);
+/** The path of an entry point's test bundle, e.g. `node <testBundle('import-cli')> --from-api …` for `npm run import`. */
+export function testBundle(name: keyof typeof TEST_BUNDLES): string {
+  return path.join(TEST_BUNDLE_DIR, `${name}.mjs`);
 }
 
 export interface Child {
@@ -26,8 +37,9 @@ export interface Child {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function runTs(script: string, env: Record<string, string | undefined>): Child {
-  return runNode(['--import', 'tsx', script], env);
+/** An entry point of TEST_BUNDLES, as its bundle. */
+export function runBundle(name: keyof typeof TEST_BUNDLES, env: Record<string, string | undefined>): Child {
+  return runNode([testBundle(name)], env);
 }
 
 /**

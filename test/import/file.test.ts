@@ -8,7 +8,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { cliBundle, ROOT } from '../helpers/process.js';
+import { testBundle, ROOT } from '../helpers/process.js';
 import { parseOptions, UsageError } from '../../src/import/options.js';
 import { API_KEY, API_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -26,7 +26,7 @@ afterAll(async () => {
 
 function cli(args: string[], stdin?: Buffer): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliBundle('import-cli'), ...args], {
+    const child = spawn(process.execPath, [testBundle('import-cli'), ...args], {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: '' },
       stdio: ['pipe', 'pipe', 'pipe'],

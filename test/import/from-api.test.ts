@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedWithoutTimeout } from '../helpers/database.js';
 import { API_KEY, API_SECRET, startTestServer, waitForTask, type TestServer } from '../helpers/server.js';
-import { cliBundle, runNode } from '../helpers/process.js';
+import { testBundle, runNode } from '../helpers/process.js';
 
 const USERS = 6_000;
 let source: TestServer;
@@ -94,7 +94,7 @@ async function fingerprint(server: TestServer): Promise<string> {
 
 /** The command in a child process of its own (SIGINT reaches it, as Ctrl-C would). */
 function runCli(args: string[]) {
-  return runNode([cliBundle('import-cli'), ...args], {});
+  return runNode([testBundle('import-cli'), ...args], {});
 }
 
 describe('npm run import -- --from-api', () => {

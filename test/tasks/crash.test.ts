@@ -6,7 +6,7 @@ import path from 'node:path';
 import { StreamClient } from '@stream-io/node-sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database.js';
-import { runTs, type Child } from '../helpers/process.js';
+import { runBundle, runServer, type Child } from '../helpers/process.js';
 import { API_KEY, API_SECRET, waitForTask } from '../helpers/server.js';
 
 // Each test starts processes of its own (about 5 s each on a loaded 2-core machine).
@@ -33,14 +33,17 @@ async function storage(): Promise<Record<string, string>> {
   return { DATA_DIR: dataDir };
 }
 
-function start(script: string, env: Record<string, string>): Child {
-  const child = runTs(script, env);
+function tracked(child: Child): Child {
   children.push(child);
   return child;
 }
 
+function startWorker(env: Record<string, string>): Child {
+  return tracked(runBundle('worker-process', env));
+}
+
 function startTestServer(env: Record<string, string>): Child {
-  return start('src/server.ts', {
+  return tracked(runServer({
     ...env,
     PORT: '0',
     HOST: '127.0.0.1',
@@ -50,13 +53,13 @@ function startTestServer(env: Record<string, string>): Child {
     TASK_LEASE_MS: '1500',
     TASK_POLL_MS: '200',
     LOG_LEVEL: 'info',
-  });
+  }));
 }
 
 describe('a killed process loses no task', () => {
   it('completes a task after its worker was killed mid-task (kill -9), in a restarted server', async () => {
     const env = await storage();
-    const first = start('test/fixtures/worker-process.ts', { ...env, SEED_TASK: '1', WORKER_MODE: 'block', TASK_LEASE_MS: '1500' });
+    const first = startWorker({ ...env, SEED_TASK: '1', WORKER_MODE: 'block', TASK_LEASE_MS: '1500' });
     const [, taskId] = await first.waitFor(/enqueued ([0-9a-f-]{36})/);
     await first.waitFor(new RegExp(`running ${taskId}`));
     await first.kill('SIGKILL');
@@ -100,8 +103,8 @@ describe.runIf(usingPostgres)('two worker processes on one database', () => {
     const ids = Array.from({ length: 60 }, (_, i) => `multi-${i}`);
     await db.insertInto('users').values(ids.map((id) => ({ id }))).execute();
     const workers = [
-      start('test/fixtures/worker-process.ts', { ...env, WORKER_MODE: 'record' }),
-      start('test/fixtures/worker-process.ts', { ...env, WORKER_MODE: 'record' }),
+      startWorker({ ...env, WORKER_MODE: 'record' }),
+      startWorker({ ...env, WORKER_MODE: 'record' }),
     ];
     await Promise.all(workers.map((worker) => worker.waitFor(/worker started/)));
     const taskIds: string[] = [];
