@@ -72,7 +72,8 @@ describe('rate-limit buckets', () => {
     } finally {
       await app.close();
     }
-  });
+    // 11,000 requests: about 10 s on an idle 2-core machine, three times that on a slow or busy one.
+  }, 120_000);
 
   it('counts a user-token call against its platform and its user, and answers 429 with Retry-After', async () => {
     const app = await appWith({ userPerMinute: 3 });
