@@ -3,4 +3,4 @@ export const BUNDLE: string;
 export const LIBRARY: string;
 export function bundleIsStale(): boolean;
 export function buildBundle(): Promise<void>;
-export function buildTypes(): Promise<void>;
+export function buildTypes(options?: { check?: boolean }): Promise<void>;
