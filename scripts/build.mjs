@@ -64,11 +64,9 @@ export async function buildBundle() {
 
 /**
  * dist/index.d.ts, the package's types: src/index.ts's declarations, which stand alone (its public types import
- * nothing). For `npm pack` (prepack), where the dev dependencies are installed.
- */
-/**
- * dist/index.d.ts. `check: false` emits without type-checking the sources (a third of the time: the package test's
- * use, in a run whose typecheck step has checked them); `npm pack` checks.
+ * nothing). For `npm pack` (prepack), where the dev dependencies are installed. `check: false` emits the same
+ * declarations without type-checking the sources (a third of the time: the package test's use, in a run whose
+ * typecheck step has checked them).
  */
 export async function buildTypes({ check = true } = {}) {
   const { execFileSync } = await import('node:child_process');

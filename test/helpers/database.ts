@@ -1,12 +1,12 @@
 // A fresh, migrated database for one test file: an in-memory PGlite by default, or a throwaway database on the
 // PostgreSQL server named by DATABASE_URL (created here, dropped by `drop`).
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import type { Kysely, RawBuilder } from 'kysely';
 import pg from 'pg';
 import { inTransactionWithoutTimeout, openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import type { Database } from '../../src/db/schema.js';
 import { migrate } from '../../src/db/migrate.js';
+import { pgliteTemplate } from '../../src/db/template.js';
 
 export interface TestDatabase extends DatabaseHandle {
   /** Connection string of this test database (PostgreSQL only). */
@@ -23,8 +23,6 @@ export function withDatabase(url: string, name: string): string {
   return parsed.toString();
 }
 
-/** Names the migrated PGlite data folder (a tarball) that test/setup/database-template.ts makes once per run. */
-export const PGLITE_TEMPLATE_ENV = 'TEST_PGLITE_TEMPLATE';
 /** Names the migrated PostgreSQL database that test/setup/database-template.ts makes once per run (a `test_*` one). */
 export const PG_TEMPLATE_ENV = 'TEST_PG_TEMPLATE';
 
@@ -46,18 +44,19 @@ export async function adminQuery(adminUrl: string, text: string): Promise<void> 
 
 let template: Blob | undefined;
 
-/** The run's migrated template, read once per test process; undefined outside vitest's global set-up. */
-function pgliteTemplate(): Blob | undefined {
-  const file = process.env[PGLITE_TEMPLATE_ENV];
-  if (!file || !fs.existsSync(file)) return undefined;
-  template ??= new Blob([fs.readFileSync(file)]);
+/**
+ * The bundle's migrated template (dist/pglite-template.tar, which test/setup/bundle.ts keeps fresh), read once per test
+ * process; undefined before any build (a helper used outside vitest).
+ */
+function migratedTemplate(): Blob | undefined {
+  template ??= pgliteTemplate();
   return template;
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const handle = await openDatabase({ dataDir: 'memory://', loadDataDir: pgliteTemplate() });
+    const handle = await openDatabase({ dataDir: 'memory://', loadDataDir: migratedTemplate() });
     // A no-op on the template; the whole migration when there is none (a helper used outside vitest).
     await migrate(handle.db);
     return { ...handle, drop: () => handle.close() };

@@ -1,21 +1,19 @@
-// vitest global set-up: every test file's database starts from one migrated template made here, once per run, instead
-// of running the migrations itself. On the embedded engine, a migrated data folder (initdb in WebAssembly is most of
-// the cost of a fresh PGlite): the bundle's, whose path reaches the test processes through the environment. On PostgreSQL
-// (DATABASE_URL), a migrated `test_template_*` database that test databases are created from (CREATE DATABASE …
-// TEMPLATE), dropped at the end (and, should the run die first, by .ci/run's clean-up of `test_*` databases).
+// vitest global set-up: every test file's database starts from one migrated template instead of running the
+// migrations itself. On the embedded engine, the bundle's (dist/pglite-template.tar, which test/setup/bundle.ts, run
+// just before, keeps fresh; test/helpers/database.ts loads it), instead of a second initdb and migration run (6 s). On
+// PostgreSQL (DATABASE_URL), a migrated `test_template_*` database made here, once per run, that test databases are
+// created from (CREATE DATABASE … TEMPLATE), dropped at the end (and, should the run die first, by .ci/run's clean-up
+// of `test_*` databases).
 import fs from 'node:fs';
 import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { PGLITE_TEMPLATE } from '../../src/db/template.js';
-import { adminQuery, PG_TEMPLATE_ENV, PGLITE_TEMPLATE_ENV, testDatabaseName, withDatabase } from '../helpers/database.js';
+import { adminQuery, PG_TEMPLATE_ENV, testDatabaseName, withDatabase } from '../helpers/database.js';
 
 export default async function makeDatabaseTemplate(): Promise<(() => void) | undefined> {
   const adminUrl = process.env.DATABASE_URL;
   if (adminUrl) return makePostgresTemplate(adminUrl);
-  // The bundle's own template (dist/pglite-template.tar, made by the set-up before this one whenever a source or
-  // migration changed): the same migrated data folder, instead of a second initdb and migration run (6 s).
   if (!fs.existsSync(PGLITE_TEMPLATE)) throw new Error(`${PGLITE_TEMPLATE} is missing: test/setup/bundle.ts should have built it`);
-  process.env[PGLITE_TEMPLATE_ENV] = PGLITE_TEMPLATE;
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import { API_KEY, signToken } from '../../helpers/server.js';
 import { fromSchema, type Strength } from './schema.js';
 import { customData, dateTime, filterConditions, guestUser, type Seeds } from './stream.js';
 import { userFileBody } from './user-file.js';
-import { asText, hostileKey, hostileString, hostileValue, idLike, toJsonText } from './values.js';
+import { asText, hostileKey, hostileString, hostileValue, idLike, remembered, toJsonText } from './values.js';
 
 export type CallerKind = 'server' | 'user' | 'anonymous' | 'operator';
 
@@ -70,15 +70,8 @@ function urlComponent(value: fc.Arbitrary<string>): fc.Arbitrary<string> {
 
 /** Header values must be printable ASCII (Node refuses others before the server sees them). */
 function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, headerEscape);
-}
-
-/** One UTF-16 unit percent-encoded, remembered: a long header of surrogate halves threw and caught one error each. */
-const headerEscapes = new Map<string, string>();
-function headerEscape(unit: string): string {
-  let escaped = headerEscapes.get(unit);
-  if (escaped === undefined) headerEscapes.set(unit, (escaped = percentEncode(unit)));
-  return escaped;
+  // Each UTF-16 unit's escape remembered: a long header of surrogate halves threw and caught one error each.
+  return text.replace(/[^\x20-\x7e]/g, (unit) => remembered(`header escape ${unit}`, () => percentEncode(unit)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -267,17 +260,8 @@ function genericBody(seeds: Seeds): fc.Arbitrary<Body> {
     { weight: 2, arbitrary: fc.tuple(malformedJson(fields), fc.constantFrom<string | undefined>('application/json', 'text/plain', undefined)).map(([text, type]): Body => ({ shape: 'malformed JSON', contentType: type, payload: text })) },
     { weight: 1, arbitrary: fc.constantFrom<Body>({ shape: 'invalid UTF-8', contentType: 'application/json', payload: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc0, 0xaf, 0x22, 0x7d]) }) },
     { weight: 1, arbitrary: fc.constantFrom<Body>({ shape: 'no body, JSON content-type', contentType: 'application/json' }, { shape: 'no body' }, { shape: 'empty body', contentType: 'application/json', payload: '' }) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('a', 'é', '\u0000'), fc.constantFrom(1_048_577, 1_200_000)).map(([c, n]): Body => ({ shape: 'oversized JSON', contentType: 'application/json', payload: oversizedJson(c, n) })) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('a', 'é', '\u0000'), fc.constantFrom(1_048_577, 1_200_000)).map(([c, n]): Body => ({ shape: 'oversized JSON', contentType: 'application/json', payload: remembered(`oversized JSON ${c} ${n}`, () => toJsonText({ s: c.repeat(n) })) })) },
   );
-}
-
-/** `{"s": "<c repeated n times>"}`: six texts of 1 to 7 MB, built once each rather than for every case that sends one. */
-const oversizedTexts = new Map<string, string>();
-function oversizedJson(c: string, n: number): string {
-  const key = `${c}${n}`;
-  let text = oversizedTexts.get(key);
-  if (text === undefined) oversizedTexts.set(key, (text = toJsonText({ s: c.repeat(n) })));
-  return text;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -129,25 +129,25 @@ export function deepValue(): fc.Arbitrary<unknown> {
 export function hugeArray(seeded: readonly string[]): fc.Arbitrary<unknown[]> {
   const size = fc.constantFrom(26, 101, 251, 1001, 10_000, 100_000);
   const element = fc.constantFrom<unknown>(seeded[0], 'a', 0, null, {}, [], true);
-  return fc.tuple(size, element).map(([n, e]) => built(`array ${n} ${JSON.stringify(e)}`, () => Array.from({ length: n }, () => e)));
+  return fc.tuple(size, element).map(([n, e]) => remembered(`array ${n} ${JSON.stringify(e)}`, (): unknown[] => Object.freeze(Array.from({ length: n }, () => e)) as unknown[]));
 }
 
 /** An object with very many keys (each one a field, a condition, a user...). */
 export function manyKeys(): fc.Arbitrary<Record<string, unknown>> {
   return fc
     .tuple(fc.constantFrom(101, 1001, 10_000, 50_000), fc.constantFrom('k', 'a.b', '$x', 'id'))
-    .map(([n, prefix]) => built(`keys ${n} ${prefix}`, () => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i]))));
+    .map(([n, prefix]) => remembered(`keys ${n} ${prefix}`, () => Object.freeze(Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i])))));
 }
 
 /**
- * The oversized collections, built once each (a few dozen of them) rather than for every case that sends one: a
- * 50,000-key object costs more to build than the request that sends it. Frozen, since cases share them: they are
- * serialized or copied, never changed.
+ * A generated piece built once per key, for every case that uses it: the oversized collections and bodies (a
+ * 50,000-key object costs more to build than the request that sends it), escapes. Cases share what it returns: an
+ * object is frozen by its builder, as cases serialize or copy it, never change it.
  */
-const builtValues = new Map<string, unknown>();
-function built<T extends object>(key: string, build: () => T): T {
-  if (!builtValues.has(key)) builtValues.set(key, Object.freeze(build()));
-  return builtValues.get(key) as T;
+const rememberedValues = new Map<string, unknown>();
+export function remembered<T>(key: string, build: () => T): T {
+  if (!rememberedValues.has(key)) rememberedValues.set(key, build());
+  return rememberedValues.get(key) as T;
 }
 
 /**
