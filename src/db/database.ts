@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect, PostgresDialect, sql, type Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
+import { BytesBlob } from './bytes-blob.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { NotifyingKysely } from './notify.js';
 import type { Database, Db } from './schema.js';
@@ -416,7 +417,7 @@ function embeddedEngineFiles() {
     try {
       const resolve = createRequire(import.meta.url).resolve;
       const [wasm, data] = await Promise.all([readFile(resolve('@electric-sql/pglite/pglite.wasm')), readFile(resolve('@electric-sql/pglite/pglite.data'))]);
-      return { pgliteWasmModule: await WebAssembly.compile(wasm), fsBundle: new Blob([data]) };
+      return { pgliteWasmModule: await WebAssembly.compile(wasm), fsBundle: BytesBlob.of(data, { shared: false }) };
     } catch {
       return undefined;
     }
