@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { NotifyingKysely, Notifier } from '../../src/db/notify.js';
+import { pgliteTemplate } from '../../src/db/template.js';
 import type { Database } from '../../src/db/schema.js';
 import { enqueueTask, TASKS_CHANNEL } from '../../src/tasks/store.js';
 import { insertDeliveries, WEBHOOKS_CHANNEL } from '../../src/webhooks/store.js';
@@ -26,7 +27,9 @@ beforeAll(async () => {
     database = await createTestDatabase();
     db = new NotifyingKysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url }) }), log });
   } else {
-    pglite = await PGlite.create();
+    // The bundle's migrated template (no initdb, and migrate below has nothing to do), or a fresh engine without one.
+    const template = pgliteTemplate();
+    pglite = await PGlite.create(template ? { loadDataDir: template } : {});
     db = new NotifyingKysely<Database>({ dialect: new PGliteDialect({ pglite }), log });
     await migrate(db);
   }

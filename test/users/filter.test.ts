@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import {
   DummyDriver,
   Kysely,
+  PGliteDialect,
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
@@ -13,6 +14,9 @@ import {
   type CompiledQuery,
 } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+import type { Database } from '../../src/db/schema.js';
+import { pgliteTemplate } from '../../src/db/template.js';
 import { StreamError } from '../../src/http/errors.js';
 import { compileFilter, compileSort } from '../../src/users/store/filter.js';
 
@@ -437,10 +441,10 @@ describe('compiled filters on PGlite', () => {
   let pg: PGlite;
 
   beforeAll(async () => {
-    pg = await PGlite.create();
-    const migration = fs.readFileSync(path.join(migrationsDir(), '001_users.sql'), 'utf8');
-    // exec runs a multi-statement script (the migration also defines a plpgsql function, so no naive splitting)
-    await pg.exec(migration);
+    // The server's whole schema: the bundle's migrated template (no initdb), or every migration when there is none.
+    const template = pgliteTemplate();
+    pg = await PGlite.create(template ? { loadDataDir: template } : {});
+    await migrate(new Kysely<Database>({ dialect: new PGliteDialect({ pglite: pg }) }));
     const users = [
       {
         id: 'roxy', name: 'Roxy', teams: ['red'], last_active: '2024-06-01T00:00:00Z', created_at: '2024-01-01T00:00:00Z',
