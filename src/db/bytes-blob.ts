@@ -7,11 +7,14 @@ export class BytesBlob extends Blob {
    * each file out of a loadDataDir tarball). Otherwise each call returns a copy (PGlite's file packager keeps views of
    * an fsBundle's buffer as the files of one engine, which may write them).
    */
+  private readonly shared: boolean;
+
   constructor(
     private readonly contents: ArrayBuffer,
-    private readonly options: { type?: string; shared: boolean },
+    { type = '', shared }: { type?: string; shared: boolean },
   ) {
-    super([], { type: options.type ?? '' });
+    super([], { type });
+    this.shared = shared;
   }
 
   /** Bytes read from a file (a Buffer, whose memory may be a view into a larger pool), as a buffer of their own. */
@@ -26,7 +29,7 @@ export class BytesBlob extends Blob {
   }
 
   override arrayBuffer(): Promise<ArrayBuffer> {
-    return Promise.resolve(this.options.shared ? this.contents : this.contents.slice(0));
+    return Promise.resolve(this.shared ? this.contents : this.contents.slice(0));
   }
 
   override async bytes(): Promise<Uint8Array<ArrayBuffer>> {

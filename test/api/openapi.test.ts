@@ -12,7 +12,7 @@ import { generateOpenapi } from '../../scripts/openapi.js';
 import { buildApp } from '../../src/app.js';
 import { credentialsOf } from '../../src/auth/core.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
-import { pgliteTemplate } from '../../src/db/template.js';
+import { migratedTemplate } from '../helpers/database.js';
 import { fastifyPath, servedRoutes } from '../helpers/routes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,7 +38,7 @@ describe('openapi.yaml', () => {
   beforeAll(async () => {
     // One in-memory database for both apps (neither queries it), from the bundle's template: starting PGlite is the
     // slow part, and initdb the slowest of it.
-    database = await openDatabase({ dataDir: 'memory://', loadDataDir: pgliteTemplate() });
+    database = await openDatabase({ dataDir: 'memory://', loadDataDir: migratedTemplate() });
     generated = await generateOpenapi({ db: database.db });
     spec = parse(generated) as Spec;
     // The app as production builds it (no @fastify/swagger), for the routes actually served; with /metrics and the

@@ -1,17 +1,15 @@
 // Wake-ups after commit (db/notify.ts): a transaction that records webhook deliveries or enqueues a task sends no
 // NOTIFY inside it (PostgreSQL's NOTIFY lock would serialize commits across the cluster); one is sent after the commit,
 // none after a rollback; and the notifier coalesces: at most one in flight per channel, one more for what came meanwhile.
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
 import { NotifyingKysely, Notifier } from '../../src/db/notify.js';
-import { pgliteTemplate } from '../../src/db/template.js';
 import type { Database } from '../../src/db/schema.js';
 import { enqueueTask, TASKS_CHANNEL } from '../../src/tasks/store.js';
 import { insertDeliveries, WEBHOOKS_CHANNEL } from '../../src/webhooks/store.js';
-import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, migratedPglite, usingPostgres, type TestDatabase } from '../helpers/database.js';
 
 let statements: string[];
 let db: NotifyingKysely<Database>;
@@ -27,11 +25,8 @@ beforeAll(async () => {
     database = await createTestDatabase();
     db = new NotifyingKysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url }) }), log });
   } else {
-    // The bundle's migrated template (no initdb, and migrate below has nothing to do), or a fresh engine without one.
-    const template = pgliteTemplate();
-    pglite = await PGlite.create(template ? { loadDataDir: template } : {});
+    pglite = await migratedPglite();
     db = new NotifyingKysely<Database>({ dialect: new PGliteDialect({ pglite }), log });
-    await migrate(db);
   }
 });
 afterAll(async () => {

@@ -1,7 +1,8 @@
 // A fresh, migrated database for one test file: an in-memory PGlite by default, or a throwaway database on the
 // PostgreSQL server named by DATABASE_URL (created here, dropped by `drop`).
 import { randomBytes } from 'node:crypto';
-import type { Kysely, RawBuilder } from 'kysely';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { inTransactionWithoutTimeout, openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import type { Database } from '../../src/db/schema.js';
@@ -48,9 +49,21 @@ let template: Blob | undefined;
  * The bundle's migrated template (dist/pglite-template.tar, which test/setup/bundle.ts keeps fresh), read once per test
  * process; undefined before any build (a helper used outside vitest).
  */
-function migratedTemplate(): Blob | undefined {
+export function migratedTemplate(): Blob | undefined {
   template ??= pgliteTemplate();
   return template;
+}
+
+/**
+ * A bare embedded engine on the server's whole schema, without the server's handle around it: for tests of SQL on
+ * PGlite itself. Loaded from the migrated template; migrated in full when there is none.
+ */
+export async function migratedPglite(): Promise<PGlite> {
+  const loadDataDir = migratedTemplate();
+  const pglite = await PGlite.create(loadDataDir ? { loadDataDir } : {});
+  // Not destroyed afterwards: destroying the Kysely instance would close the engine.
+  await migrate(new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) }));
+  return pglite;
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {

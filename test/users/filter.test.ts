@@ -2,11 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import {
   DummyDriver,
   Kysely,
-  PGliteDialect,
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
@@ -14,11 +13,9 @@ import {
   type CompiledQuery,
 } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
-import type { Database } from '../../src/db/schema.js';
-import { pgliteTemplate } from '../../src/db/template.js';
 import { StreamError } from '../../src/http/errors.js';
 import { compileFilter, compileSort } from '../../src/users/store/filter.js';
+import { migratedPglite } from '../helpers/database.js';
 
 // Compiles without a database: only the SQL text and the bind parameters matter here.
 const db = new Kysely<any>({
@@ -441,10 +438,7 @@ describe('compiled filters on PGlite', () => {
   let pg: PGlite;
 
   beforeAll(async () => {
-    // The server's whole schema: the bundle's migrated template (no initdb), or every migration when there is none.
-    const template = pgliteTemplate();
-    pg = await PGlite.create(template ? { loadDataDir: template } : {});
-    await migrate(new Kysely<Database>({ dialect: new PGliteDialect({ pglite: pg }) }));
+    pg = await migratedPglite();
     const users = [
       {
         id: 'roxy', name: 'Roxy', teams: ['red'], last_active: '2024-06-01T00:00:00Z', created_at: '2024-01-01T00:00:00Z',
