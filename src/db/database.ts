@@ -155,6 +155,58 @@ function guardQueries(client: pg.PoolClient, defaultStatementMs: number, marginM
   };
 }
 
+/** PostgreSQL refusing a connection at its max_connections, or at a role's or database's CONNECTION LIMIT. */
+const isTooManyConnections = (error: unknown) => (error as { code?: unknown } | null)?.code === '53300';
+
+/**
+ * A pool that treats PostgreSQL's connection limit like its own full pool. Several instances (or other programs) on
+ * one server can hold all of its max_connections while this pool is below its own size; a new connection then fails
+ * with "too many clients" at once, and a burst of requests got 503s that a moment's wait would have avoided: one
+ * connection frees up as soon as any transaction of any instance ends. So a query that cannot open a connection for
+ * that reason tries again, with a short back-off, until its POOL_WAIT_MS is spent (then it fails as busy, a 503
+ * with Retry-After), taking a connection of this pool as soon as one is released.
+ */
+class PatientPool extends pg.Pool {
+  constructor(private readonly settings: pg.PoolConfig & { connectionTimeoutMillis: number }) {
+    super(settings);
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(callback?: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void) {
+    // pg-pool's own query() passes a callback; Kysely awaits the promise. Only the latter waits out the limit.
+    if (callback) return super.connect(callback as never);
+    return this.connectWithin(Date.now() + this.settings.connectionTimeoutMillis);
+  }
+
+  private async connectWithin(deadline: number): Promise<pg.PoolClient> {
+    for (let backoffMs = 10; ; backoffMs = Math.min(backoffMs * 2, 200)) {
+      try {
+        return await this.connectBefore(deadline);
+      } catch (error) {
+        if (!isTooManyConnections(error) || Date.now() + backoffMs >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      }
+    }
+  }
+
+  /** One try, which may queue for a pooled connection: pg-pool's own timeout on the first, what is left after. */
+  private connectBefore(deadline: number): Promise<pg.PoolClient> {
+    const attempt = super.connect();
+    const leftMs = deadline - Date.now();
+    if (leftMs >= this.settings.connectionTimeoutMillis) return attempt;
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        // Should the connection come after all, it goes back to the pool.
+        attempt.then((client) => client.release(), () => {});
+        reject(new Error('timeout exceeded when trying to connect'));
+      }, Math.max(0, leftMs));
+    });
+    return Promise.race([attempt, timeUp]).finally(() => clearTimeout(timer));
+  }
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options);
   return openPglite(options.dataDir ?? './data', options);
@@ -169,7 +221,7 @@ async function openPostgres(connectionString: string, options: DatabaseOptions):
   const statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
   const settings = `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
-  const pool = new pg.Pool({
+  const pool = new PatientPool({
     connectionString,
     max: options.poolSize ?? 20,
     options: settings,

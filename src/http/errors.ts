@@ -72,7 +72,7 @@ export function databaseInputError(error: unknown, subject = 'a value in the req
 }
 
 /** SQLSTATEs of a database that is shutting down, restarting, refusing connections, or lost mid-statement. */
-const UNAVAILABLE_STATES = /^(08\d{3}|57P0[1-4]|53300)$/;
+const UNAVAILABLE_STATES = /^(08\d{3}|57P0[1-4])$/;
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 
 /**
@@ -90,8 +90,9 @@ export function databaseUnavailableError(error: unknown): StreamError | undefine
   }
   if (code === '57014') return new StreamError(ErrorCode.Internal, 'the database did not answer in time, try again', { statusCode: 503 });
   // pg-pool's words for a query that waited its whole POOL_WAIT_MS for a free connection: every connection was busy
-  // (src/db/database.ts; a connection that could not be opened in time fails as pg's "timeout expired").
-  if (message === 'timeout exceeded when trying to connect') {
+  // (src/db/database.ts; a connection that could not be opened in time fails as pg's "timeout expired"); or the
+  // database server's connection limit (53300) stayed reached for that whole wait.
+  if (message === 'timeout exceeded when trying to connect' || code === '53300') {
     return new StreamError(ErrorCode.Internal, 'the server is busy, try again', { statusCode: 503, retryAfterSeconds: 1 });
   }
   const lost =
