@@ -42,9 +42,6 @@ export interface Presented {
   token: string | undefined;
 }
 
-/** Server tokens already verified, per app (credentials object): a token is only ever good for the secret it was checked with. */
-const verifiedServerTokens = new WeakMap<AppCredentials, Set<string>>();
-
 /** The caller a request or connect presents itself as; throws the StreamError it is refused with. */
 export async function identifyCaller(credentials: AppCredentials, presented: Presented): Promise<Caller> {
   const { apiKey } = presented;
@@ -57,19 +54,8 @@ export async function identifyCaller(credentials: AppCredentials, presented: Pre
 
   const token = (presented.token ?? '').trim().replace(/^Bearer\s+/i, '');
   if (token === '') throw new StreamError(ErrorCode.Authentication, 'authorization is missing: a token is required with stream-auth-type jwt');
-  // SDKs make their server token once and send it with every request: verify each distinct one once. (Only tokens
-  // without exp/nbf are remembered, so a remembered token can never have become invalid.)
-  let verified = verifiedServerTokens.get(credentials);
-  if (verified?.has(token)) return { kind: 'server' };
   const claims = await verifyToken(token, credentials.key, credentials.apiKey);
-  if (claims.server === true) {
-    if (claims.exp === undefined && claims.nbf === undefined) {
-      if (!verified) verifiedServerTokens.set(credentials, (verified = new Set()));
-      if (verified.size >= 1000) verified.clear();
-      verified.add(token);
-    }
-    return { kind: 'server' };
-  }
+  if (claims.server === true) return { kind: 'server' };
   if (typeof claims.user_id === 'string' && claims.user_id !== '') {
     // Signed with the secret, but for no user there can be: nothing a request does may run for it.
     if (!isValidUserId(claims.user_id)) throw new StreamError(ErrorCode.Authentication, 'JWTAuth error: the token\'s user_id is not a valid user id');

@@ -17,6 +17,7 @@ import pg from 'pg';
 import { BytesBlob } from './bytes-blob.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { NotifyingKysely } from './notify.js';
+import { preparedName } from './prepared.js';
 import type { Database, Db } from './schema.js';
 import { parsePgTimestamp } from './timestamps.js';
 
@@ -139,7 +140,9 @@ function socketOf(client: pg.ClientBase): { destroy(error?: Error): void } | und
 function guardQueries(client: pg.PoolClient, defaultStatementMs: number, marginMs: number, warn: (message: string, error: unknown) => void) {
   const query = client.query as (...args: unknown[]) => unknown;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = function guardedQuery(this: unknown, ...args: unknown[]) {
-    const result = query.apply(this, args);
+    // A registered statement goes as a named one: pg parses it once per connection (db/prepared.ts).
+    const name = typeof args[0] === 'string' ? preparedName(args[0]) : undefined;
+    const result = name === undefined ? query.apply(this, args) : query.call(this, { name, text: args[0], values: args[1] });
     const statementMs = statementTimeoutInForce.getStore() ?? defaultStatementMs;
     if (statementMs > 0 && result instanceof Promise) {
       const timer = setTimeout(() => {

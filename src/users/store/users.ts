@@ -1,6 +1,7 @@
 // The users table: the select list every user-returning statement shares, and the statements of upsert, partial
 // update, guest creation and the lookups the services make.
 import { sql, type RawBuilder } from 'kysely';
+import { executePrepared } from '../../db/prepared.js';
 import type { Db, Micros, Tx, UserRow } from '../../db/schema.js';
 
 /** The ids a `users` row named `users` blocks, oldest block first. */
@@ -112,7 +113,7 @@ export async function upsertUserRows(db: Db, inputs: readonly UpsertInput[], inp
   ];
   let returned: Array<Omit<UserRow, 'name' | 'image' | 'language' | 'teams_role' | 'invisible' | 'privacy_settings' | 'custom'>>;
   try {
-    const result = await sql<(typeof returned)[number]>`
+    const result = await executePrepared(db, sql<(typeof returned)[number]>`
       INSERT INTO users (id, name, image, role, language, teams, teams_role, invisible, privacy_settings, custom)
       SELECT i.id, i.name, i.image, coalesce(i.role, 'user'), coalesce(i.language, ''), coalesce(i.teams, '{}'),
              i.teams_role, coalesce(i.invisible, false), i.privacy_settings, coalesce(i.custom, '{}')
@@ -121,7 +122,7 @@ export async function upsertUserRows(db: Db, inputs: readonly UpsertInput[], inp
         invisible boolean, privacy_settings jsonb, custom jsonb)
       ORDER BY i.id COLLATE "C" -- the lock order (src/db/locks.ts)
       ON CONFLICT (id) DO UPDATE SET ${sql.join(updates)}
-      RETURNING ${UPSERT_RETURNING}`.execute(db);
+      RETURNING ${UPSERT_RETURNING}`);
     returned = result.rows;
   } catch (error) {
     const { code, message, detail } = error as { code?: unknown; message: string; detail?: unknown };
