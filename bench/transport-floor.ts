@@ -5,15 +5,15 @@
 // else; whatever the server spends above it is its own work (JSON, validation, auth, rate limits, logs, rows, the
 // representation). The two alternate over FLOOR_ROUNDS rounds of FLOOR_USERS new users, then the same users again.
 // Not part of `npm run bench`: a measurement of what is physically left, run when the server's request path changes.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { startTransportFloor } from './floor.js';
 import { BenchClient } from './http.js';
 import { cpuSpentMs, median, postgresPids, processCpuMs, runConcurrently } from './measure.js';
-import { API_KEY, ROOT, startServerProcess } from './server.js';
+import { API_KEY, startServerProcess } from './server.js';
 import { makeBatches, upsertBody } from './workload.js';
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -36,24 +36,16 @@ try {
   const serverClient = await BenchClient.create(real.url, API_KEY, secret, concurrency);
   stops.push(async () => serverClient.close());
   const answer = await serverClient.request('POST', '/api/v2/users', {}, upsertBody(makeBatches('sample', 100)[0]!));
-  fs.writeFileSync(path.join(work, 'response.json'), answer.body);
-
-  const floor = spawn(process.execPath, [path.join(ROOT, 'bench', 'transport-floor-server.mjs')], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url.toString(), FLOOR_RESPONSE: path.join(work, 'response.json') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  stops.push(async () => floor.kill('SIGTERM'));
-  const port = await new Promise<number>((resolve) => floor.stdout!.once('data', (line) => resolve(JSON.parse(String(line)).port)));
-  const floorClient = await BenchClient.create(`http://127.0.0.1:${port}`, API_KEY, secret, concurrency);
-  stops.push(async () => floorClient.close());
+  const floor = await startTransportFloor(url.toString(), answer.body, work, concurrency);
+  stops.push(() => floor.stop());
+  const floorClient = floor.client;
 
   const db = new pg.Client(url.toString());
   await db.connect();
   stops.push(() => db.end());
   const paths = [
     { name: 'server', client: serverClient, pid: real.pid },
-    { name: 'floor', client: floorClient, pid: floor.pid! },
+    { name: 'floor', client: floorClient, pid: floor.pid },
   ];
   const pass = async (p: (typeof paths)[number], bodies: Buffer[]) => {
     const before = { own: processCpuMs([p.pid]), postgres: processCpuMs(postgresPids()) };

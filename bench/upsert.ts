@@ -1,7 +1,8 @@
 // The upsert section: POST /api/v2/users (100 users per request, `concurrency` keep-alive connections) next to two
 // baselines that run the same users as a plain multi-row INSERT … ON CONFLICT (id) DO UPDATE through bare pg: into
 // the issue's minimal table, and into the server's own users table (all its indexes). Two passes each: the users are
-// new, then the same users are upserted again (update-heavy).
+// new, then the same users are upserted again (update-heavy). On PostgreSQL the transport floor (floor.ts) takes the
+// same requests in the same rounds, for the server's CPU per request beside what any Node process would spend.
 //
 // PostgreSQL: rounds; in each round every path (order alternating between rounds) empties its table, then writes the
 // whole workload twice, with a CHECKPOINT before each pass, so that the three see the same conditions; ratios are per
@@ -11,7 +12,8 @@
 import { BATCH_SIZE, TARGETS, type BenchConfig } from './config.js';
 import type { Bare, PostgresBackend } from './backends.js';
 import { expectStatus, type BenchClient } from './http.js';
-import { log } from './lifecycle.js';
+import { startTransportFloor, type TransportFloor } from './floor.js';
+import { log, onCleanup, tempDir } from './lifecycle.js';
 import { cpuSpentMs, median, postgresPids, processCpuMs, quantile, runConcurrently, withSpread } from './measure.js';
 import { check, fmtInt, fmtMs, fmtRatio, info, type Report } from './report.js';
 import {
@@ -52,13 +54,13 @@ export function makeWorkload(config: BenchConfig): Workload {
   };
 }
 
-type PathKey = 'server' | 'own' | 'minimal';
+type PathKey = 'server' | 'floor' | 'own' | 'minimal';
 
 interface UpsertPath {
   key: PathKey;
   label: string;
   table: string;
-  /** The server process, whose CPU time is measured (server path only). */
+  /** The process whose CPU time is measured (the server, the transport floor). */
   pid?: number;
   /** Sends batch `i` of the workload (or of the warm-up). */
   send(i: number, warmup: boolean): Promise<unknown>;
@@ -72,6 +74,18 @@ function serverPath(client: BenchClient, workload: Workload, pid: number): Upser
     table: 'users',
     send: async (i, warmup) =>
       expectStatus(await client.request('POST', '/api/v2/users', {}, (warmup ? workload.warmupBodies : workload.bodies)[i]!), 201, 'POST /api/v2/users'),
+  };
+}
+
+/** The transport floor (floor.ts): the same requests to a bare node:http + pg process; its CPU is the floor's. */
+function floorPath(floor: TransportFloor, workload: Workload): UpsertPath {
+  return {
+    key: 'floor',
+    pid: floor.pid,
+    label: 'transport floor: node:http + pg, one upsert of the same shape, the answer bytes canned',
+    table: 'users',
+    send: async (i, warmup) =>
+      expectStatus(await floor.client.request('POST', '/api/v2/users', {}, (warmup ? workload.warmupBodies : workload.bodies)[i]!), 201, 'transport floor'),
   };
 }
 
@@ -155,7 +169,16 @@ export async function benchUpsertPostgres(config: BenchConfig, pgb: PostgresBack
   for (const statement of MINIMAL_TABLE_DDL) await bare(statement);
   const workload = makeWorkload(config);
   const via = `pg.Pool of ${config.concurrency}`;
-  const paths = [serverPath(client, workload, serverPid), plainPath('own', 'users', bare, workload, via), plainPath('minimal', MINIMAL_TABLE, bare, workload, via)];
+  // The floor answers with the server's own bytes for a batch like the workload's.
+  const sample = expectStatus(await client.request('POST', '/api/v2/users', {}, upsertBody(makeBatches('sample', BATCH_SIZE)[0]!)), 201, 'POST /api/v2/users');
+  const floor = await startTransportFloor(pgb.url, sample.body, tempDir('floor'), config.concurrency);
+  onCleanup(() => floor.stop());
+  const paths = [
+    serverPath(client, workload, serverPid),
+    floorPath(floor, workload),
+    plainPath('own', 'users', bare, workload, via),
+    plainPath('minimal', MINIMAL_TABLE, bare, workload, via),
+  ];
   const results: PathRounds[] = paths.map((path) => ({ path, fresh: [], update: [] }));
   const truncate = (table: string) => bare(`TRUNCATE ${table}${table === 'users' ? ' CASCADE' : ''}`);
   const all = range(0, workload.batches.length);
@@ -184,8 +207,8 @@ export async function benchUpsertPostgres(config: BenchConfig, pgb: PostgresBack
     const r = (key: PathKey, pass: 'fresh' | 'update') => results.find((x) => x.path.key === key)![pass][round]!.usersPerSecond;
     log(
       `  round ${round + 1}/${config.rounds} (${order.map((x) => x.path.key).join(', ')}): new ` +
-        `server ${fmtInt(r('server', 'fresh'))}, own table ${fmtInt(r('own', 'fresh'))}, minimal ${fmtInt(r('minimal', 'fresh'))} users/s; update ` +
-        `server ${fmtInt(r('server', 'update'))}, own table ${fmtInt(r('own', 'update'))}, minimal ${fmtInt(r('minimal', 'update'))} users/s`,
+        `server ${fmtInt(r('server', 'fresh'))}, floor ${fmtInt(r('floor', 'fresh'))}, own table ${fmtInt(r('own', 'fresh'))}, minimal ${fmtInt(r('minimal', 'fresh'))} users/s; update ` +
+        `server ${fmtInt(r('server', 'update'))}, floor ${fmtInt(r('floor', 'update'))}, own table ${fmtInt(r('own', 'update'))}, minimal ${fmtInt(r('minimal', 'update'))} users/s`,
     );
   }
   return { backend: 'PostgreSQL', paths: results, users: workload.users, avgBodyBytes: workload.avgBodyBytes };
@@ -266,7 +289,7 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
       passes.reduce((sum, x) => sum + x.cpu[part], 0) / (passes.reduce((sum, x) => sum + x.users, 0) / BATCH_SIZE);
     const perBatch = (passes: Pass[], part: keyof Pass['cpu']) => fmtMs(cpuPerBatch(passes, part));
     section.tables.push({
-      header: ['CPU per request of 100 users (ms), new / update', 'server process', 'PostgreSQL processes', 'benchmark process'],
+      header: ['CPU per request of 100 users (ms), new / update', 'server (floor) process', 'PostgreSQL processes', 'benchmark process'],
       rows: figures.paths.map((p) => [
         p.path.label,
         p.path.pid === undefined ? '–' : `${perBatch(p.fresh, 'server')} / ${perBatch(p.update, 'server')}`,
@@ -275,10 +298,31 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
       ]),
     });
     const own = byKey('own');
+    const floor = byKey('floor');
     for (const pass of ['fresh', 'update'] as const) {
       const serverCpu = cpuPerBatch(server[pass], 'server');
       const passName = pass === 'fresh' ? 'new users' : 'update-heavy';
       section.checks.push(check(`server CPU per request of 100 users, ${passName} (ms)`, serverCpu, fmtMs(serverCpu), '≤', TARGETS.upsertServerCpuMs, fmtMs));
+      if (floor) {
+        const floorCpu = cpuPerBatch(floor[pass], 'server');
+        section.checks.push(
+          info(
+            `transport floor CPU per request of 100 users, ${passName} (ms)`,
+            fmtMs(floorCpu),
+            'node:http and pg alone, in the same rounds: what any Node process pays for this exchange',
+          ),
+        );
+        if (own) {
+          const atFloor = cpuPerBatch(own[pass], 'postgres') / (cpuPerBatch(server[pass], 'postgres') + floorCpu);
+          section.checks.push(
+            info(
+              `CPU ceiling with the server at the transport floor, ${passName}`,
+              fmtRatio(atFloor),
+              `PostgreSQL ${perBatch(own[pass], 'postgres')} ms ÷ (PostgreSQL ${perBatch(server[pass], 'postgres')} + floor ${fmtMs(floorCpu)} ms)`,
+            ),
+          );
+        }
+      }
       if (own) {
         // Both paths share the machine's cores with the database, so the most the server path can reach is the
         // database's CPU for the plain statement over the database's and the server's CPU for the API path.
@@ -313,6 +357,18 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
       } else {
         section.checks.push(info(label, `${withSpread(ratios, fmtRatio)} over ${ratios.length} slices`, 'separate phases (single-process database): indicative only'));
       }
+    }
+  }
+  // What a server doing nothing but the exchange reaches against the same plain statement: the throughput ceiling of
+  // the server path on this machine (it shares the cores with the database and the load generator too).
+  const floor = byKey('floor');
+  const own = byKey('own');
+  if (floor && own && figures.backend === 'PostgreSQL') {
+    for (const pass of ['fresh', 'update'] as const) {
+      const ratios = floor[pass].map((f, i) => f.usersPerSecond / own[pass][i]!.usersPerSecond);
+      const label = `transport floor ÷ plain statement into the server's table, ${pass === 'fresh' ? 'new users' : 'update-heavy'}`;
+      ratioRows.push([label, ...ratios.map(fmtRatio)]);
+      section.checks.push(info(label, `${withSpread(ratios, fmtRatio)}, ${ratios.length} rounds`, 'the most a Node server reaches here: the ceiling of the ratio above'));
     }
   }
   section.tables.push({ header: ['ratio per round', ...server.fresh.map((_, i) => `${i + 1}`)], rows: ratioRows });
