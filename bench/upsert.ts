@@ -265,6 +265,8 @@ function latency(passes: Pass[]): { p50: number; p99: number } {
 export function reportUpsert(report: Report, figures: UpsertFigures, config: BenchConfig, how: string) {
   const byKey = (key: PathKey) => figures.paths.find((p) => p.path.key === key);
   const server = byKey('server')!;
+  const floor = byKey('floor');
+  const own = byKey('own');
   const section = report.section(
     `Upsert, ${figures.backend}`,
     `${fmtInt(figures.users)} new users {id, name, custom: {color, n}} (~${Math.round(figures.avgBodyBytes)} bytes of JSON each), ` +
@@ -297,8 +299,6 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
         `${perBatch(p.fresh, 'bench')} / ${perBatch(p.update, 'bench')}`,
       ]),
     });
-    const own = byKey('own');
-    const floor = byKey('floor');
     for (const pass of ['fresh', 'update'] as const) {
       const serverCpu = cpuPerBatch(server[pass], 'server');
       const passName = pass === 'fresh' ? 'new users' : 'update-heavy';
@@ -361,8 +361,6 @@ export function reportUpsert(report: Report, figures: UpsertFigures, config: Ben
   }
   // What a server doing nothing but the exchange reaches against the same plain statement: the throughput ceiling of
   // the server path on this machine (it shares the cores with the database and the load generator too).
-  const floor = byKey('floor');
-  const own = byKey('own');
   if (floor && own && figures.backend === 'PostgreSQL') {
     for (const pass of ['fresh', 'update'] as const) {
       const ratios = floor[pass].map((f, i) => f.usersPerSecond / own[pass][i]!.usersPerSecond);

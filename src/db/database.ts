@@ -170,8 +170,9 @@ const isTooManyConnections = (error: unknown) => (error as { code?: unknown } | 
  * with Retry-After), taking a connection of this pool as soon as one is released.
  */
 class PatientPool extends pg.Pool {
-  constructor(private readonly settings: pg.PoolConfig & { connectionTimeoutMillis: number }) {
-    super(settings);
+  /** The pool wait (pg-pool's connectionTimeoutMillis), from pg-pool's copy of the options (which hides the password). */
+  private get waitMs(): number {
+    return this.options.connectionTimeoutMillis ?? 0;
   }
 
   override connect(): Promise<pg.PoolClient>;
@@ -179,7 +180,7 @@ class PatientPool extends pg.Pool {
   override connect(callback?: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void) {
     // pg-pool's own query() passes a callback; Kysely awaits the promise. Only the latter waits out the limit.
     if (callback) return super.connect(callback as never);
-    return this.connectWithin(Date.now() + this.settings.connectionTimeoutMillis);
+    return this.connectWithin(Date.now() + this.waitMs);
   }
 
   private async connectWithin(deadline: number): Promise<pg.PoolClient> {
@@ -197,7 +198,7 @@ class PatientPool extends pg.Pool {
   private connectBefore(deadline: number): Promise<pg.PoolClient> {
     const attempt = super.connect();
     const leftMs = deadline - Date.now();
-    if (leftMs >= this.settings.connectionTimeoutMillis) return attempt;
+    if (leftMs >= this.waitMs) return attempt;
     let timer: NodeJS.Timeout | undefined;
     const timeUp = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
