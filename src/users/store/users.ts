@@ -4,11 +4,15 @@ import { sql, type RawBuilder } from 'kysely';
 import { executePrepared } from '../../db/prepared.js';
 import type { Db, Micros, Tx, UserRow } from '../../db/schema.js';
 
-/** The ids a `users` row named `users` blocks, oldest block first. */
-const BLOCKED_USER_IDS = sql`coalesce((
+/**
+ * The ids a `users` row named `users` blocks, oldest block first. The ordered aggregate sets up a sort for every row
+ * it runs on, blocks or not (measured: 0.8 ms of PostgreSQL's CPU per 100 updated users in an upsert, a fifth of the
+ * statement); the EXISTS probe in front of it costs an index lookup, so only users who block someone pay for the sort.
+ */
+const BLOCKED_USER_IDS = sql`CASE WHEN NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = users.id) THEN '{}'::text[] ELSE (
   SELECT array_agg(b.blocked_user_id ORDER BY b.created_at, b.blocked_user_id)
   FROM user_blocks b WHERE b.user_id = users.id
-), '{}')`;
+) END`;
 
 /** Whether that user has a live WebSocket connection (one seen in the last 90 s; see src/connect/). An invisible user is never shown online. */
 const ONLINE = sql`(NOT users.invisible AND EXISTS (
