@@ -29,6 +29,7 @@ import { importSchemas } from './import/schemas.js';
 import { lifecycleSchemas } from './lifecycle/schemas.js';
 import { answerClientError, envelopeOf, registerEnvelope } from './http/envelope.js';
 import { registerHealth } from './http/health.js';
+import { OneLinePerRequest } from './http/logging.js';
 import { lazyCompilersFactory } from './http/lazy-compilers.js';
 import { ErrorCode, StreamError } from './http/errors.js';
 import { ErrorEnvelope } from './http/schemas.js';
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...deps.http };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    logController: new OneLinePerRequest(),
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     http: {

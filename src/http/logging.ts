@@ -1,5 +1,6 @@
 // What request logs may hold. Credentials travel in query strings (export links carry a `signature`, WebSocket
 // connects an `authorization` JWT) and in headers: none of them may reach a log.
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import pino from 'pino';
 
 const SECRET_PARAMS = /^(signature|authorization|token|access_token|api_secret|secret|password|x-signature)$/i;
@@ -50,4 +51,20 @@ export const logSerializers = {
  */
 export function openProcessLogger(level: string, fd: 1 | 2): pino.Logger {
   return pino({ level, serializers: logSerializers }, pino.destination({ dest: fd, sync: true }));
+}
+
+/**
+ * One line per request, written when it is answered: "request completed" (or "request errored") with the request's
+ * method, redacted URL and address, its status and its time. Fastify's own controller writes a second line when the
+ * request arrives; each line is serialized and written synchronously, and that one cost about 2.5 % of the server's
+ * CPU on the busiest path (a 100-user upsert, in a profile at steady state) for nothing the answered line lacks.
+ */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
 }

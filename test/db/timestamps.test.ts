@@ -27,6 +27,12 @@ describe('parsePgTimestamp', () => {
     expect(parsePgTimestamp('2026-11-26 19:31:41.123456+00')).toBe(BigInt(Date.UTC(2026, 10, 26, 19, 31, 41)) * 1000n + 123456n);
   });
 
+  it('answers texts parsed just before with their own values', () => {
+    const [a, b, c] = ['2026-11-26 19:31:41.123456+00', '2026-11-26 19:31:41.123457+00', '2026-11-26 20:31:41.123458+01'];
+    const texts = [a, a, b, a, b, c, b, c, a, c, a, b, b, c];
+    expect(texts.map(parsePgTimestamp)).toEqual(texts.map(parseAnyTimestamp));
+  });
+
   it('leaves other text to the general parser', () => {
     expect(parsePgTimestamp('2026-11-26 20:31:41.5+01')).toBe(parsePgTimestamp('2026-11-26 19:31:41.5+00'));
     expect(parsePgTimestamp('2026-11-26T19:31:41Z')).toBe(parsePgTimestamp('2026-11-26 19:31:41+00'));

@@ -41,7 +41,13 @@ describe('request logs', () => {
       headers: { 'stream-auth-type': '', authorization: '' },
     });
     await server.request('GET', '/api/v2/users', { query: { authorization: token }, headers: { authorization: token } });
-    expect(logged).toContain('incoming request');
+    // One line per request, when it is answered, with the request (redacted) and the status.
+    const lines = logged.trim().split('\n').map((line) => JSON.parse(line) as { msg: string; req?: { method: string; url: string }; res?: { statusCode: number } });
+    const requestLines = lines.filter((line) => line.req !== undefined || line.res !== undefined);
+    expect(requestLines.map((line) => [line.msg, line.req?.method, line.req?.url.split('?')[0], line.res?.statusCode])).toEqual([
+      ['request completed', 'GET', '/exports/users/00000000-0000-0000-0000-000000000000.ndjson', 403],
+      ['request completed', 'GET', '/api/v2/users', 200],
+    ]);
     expect(logged).toContain('signature=[redacted]');
     expect(logged).not.toContain('f'.repeat(64));
     expect(logged).not.toContain(token);
