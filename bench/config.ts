@@ -12,6 +12,8 @@ export interface BenchConfig {
   pgliteRounds: number;
   concurrency: number;
   warmupBatches: number;
+  /** PostgreSQL upsert section: requests each path serves before the rounds (the warm-up batches, sent again and again). */
+  upsertWarmupRequests: number;
   /** Users bulk-loaded for the queryUsers latencies. */
   queryUsers: number;
   /** Sequential requests per query shape and round (each followed by its bare SQL), after a tenth as many warm-up ones… */
@@ -72,6 +74,7 @@ function parseSections(raw: string | undefined): Set<string> {
  *   BENCH_ROUNDS=5 [3]            PostgreSQL: alternated rounds (server, plain statement into users, minimal table)
  *   BENCH_PGLITE_ROUNDS=5 [2]     PGlite: slices of the workload
  *   BENCH_CONCURRENCY=8           keep-alive connections for the upserts (and pool size of the baselines)
+ *   BENCH_UPSERT_WARMUP=3000 [32] PostgreSQL: requests each upsert path serves before the rounds (V8's warm-up)
  *   BENCH_QUERY_USERS=1000000 [20000]
  *   BENCH_QUERY_REQUESTS=200 [50]    per shape and round, sequential, each followed by its bare SQL
  *   BENCH_QUERY_SECONDS=5 [2]     time cap per shape and round (at least 100 requests are kept)
@@ -104,6 +107,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     pgliteRounds: envInt(env, 'BENCH_PGLITE_ROUNDS', q(5, 2), 1),
     concurrency,
     warmupBatches: 2 * concurrency,
+    upsertWarmupRequests: envInt(env, 'BENCH_UPSERT_WARMUP', q(3_000, 4 * concurrency), 0),
     queryUsers: envInt(env, 'BENCH_QUERY_USERS', q(1_000_000, 20_000), 20_000),
     queryRequests: envInt(env, 'BENCH_QUERY_REQUESTS', q(200, 50), 10),
     querySeconds: envInt(env, 'BENCH_QUERY_SECONDS', q(5, 2), 1),

@@ -52,7 +52,8 @@ async function benchPostgres(config: BenchConfig) {
         report,
         upsert,
         config,
-        `PostgreSQL ${pgb.version} (${pgb.where}). ${config.rounds} rounds; in each, every path empties its table, then runs the ` +
+        `PostgreSQL ${pgb.version} (${pgb.where}). Every path first serves ${fmtInt(config.upsertWarmupRequests)} warm-up requests ` +
+          `(V8 optimizes the server's request path over its first few thousand), then ${config.rounds} rounds; in each, every path empties its table, then runs the ` +
           `new and the update pass with a CHECKPOINT before each; the order alternates (server, transport floor, own table, ` +
           `minimal; then reversed). Baselines through bare pg (a pg.Pool of ${config.concurrency}) from the bench process; the ` +
           `transport floor (bench/transport-floor-server.mjs) is a process of its own, driven like the server.`,
