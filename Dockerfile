@@ -23,6 +23,5 @@ EXPOSE 3030 8800
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3030) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# node itself, not npm: SIGTERM must reach the server for its graceful shutdown (README "Operating"). The V8 flag is
-# scripts/node-flags.mjs's (the young generation's size).
-CMD ["node", "--max-semi-space-size=64", "dist/server.mjs"]
+# node itself, not npm: SIGTERM must reach the server for its graceful shutdown (README "Operating").
+CMD ["node", "dist/server.mjs"]

@@ -19,7 +19,6 @@ import { benchEmbedded, reportEmbedded } from './embedded.js';
 import { benchImportPglite, benchImportPostgres, reportImport } from './import.js';
 import { initLifecycle, isInterrupted, log, phase, runCleanups } from './lifecycle.js';
 import { benchQueries, loadQueryUsers, reportQueries } from './query.js';
-import { SERVER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 import { copyToReadme, fmtInt, Report } from './report.js';
 import { launchServer, ROOT } from './server.js';
 import { benchTaskLatency, prepareTasks, reportTasks, watchDrain } from './tasks.js';
@@ -151,7 +150,7 @@ async function main() {
       `PostgreSQL ${versions.postgres ?? '(not run)'} on the same machine${versions.postgresSettings ? ` (${versions.postgresSettings}, as configured on the shared server)` : ''}, ${versions.pglite ?? `PGlite ${pgliteVersion()} (not run)`}. ` +
       `Load average ${startLoad} at the start, ${loadAverage()} at the end (the machine is shared: absolute figures vary, the ratios ` +
       `measured alternately in one run are steadier).`,
-    `The server runs as its own process (\`node ${SERVER_NODE_FLAGS.join(' ')} dist/server.mjs\`, the bundle and flags \`npm start\` runs) in its default configuration (rate limits as ` +
+    `The server runs as its own process (\`node dist/server.mjs\`, the bundle \`npm start\` runs) in its default configuration (rate limits as ` +
       `shipped, LOG_LEVEL info, no webhook but in the webhooks section), driven over raw HTTP with keep-alive connections and a server-side JWT. ` +
       `Sizes: BENCH_USERS=${config.users}, BENCH_ROUNDS=${config.rounds}, BENCH_PGLITE_ROUNDS=${config.pgliteRounds}, ` +
       `BENCH_CONCURRENCY=${config.concurrency}, BENCH_UPSERT_WARMUP=${config.upsertWarmupRequests}, BENCH_QUERY_USERS=${config.queryUsers}, BENCH_QUERY_REQUESTS=${config.queryRequests}, BENCH_QUERY_ROUNDS=${config.queryRounds}, ` +

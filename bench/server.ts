@@ -1,5 +1,5 @@
 // Runs the server as production does: its own Node process running the bundle (dist/server.mjs, what `npm start` and
-// the container run; built once per benchmark run) with their V8 flags (scripts/node-flags.mjs), with no wrapper process, so that SIGTERM reaches the server itself, configured through the environment, in its default configuration (rate limits
+// the container run; built once per benchmark run), with no wrapper process, so that SIGTERM reaches the server itself, configured through the environment, in its default configuration (rate limits
 // as shipped, LOG_LEVEL info, no webhook). Its log goes to a file rather than a pipe, so that reading it costs the
 // benchmark's event loop nothing while requests are timed. Ready means: GET /healthz answers 200.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,6 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 import { BenchClient } from './http.js';
 import { log, onCleanup, workPath } from './lifecycle.js';
 import { sleep } from './measure.js';
@@ -91,7 +90,7 @@ export async function startServerProcess({ env, logFile, nodeArgs = [], timeoutM
   let child: ChildProcess;
   const t0 = performance.now();
   try {
-    child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, 'dist/server.mjs'], {
+    child = spawn(process.execPath, [...nodeArgs, 'dist/server.mjs'], {
       cwd: ROOT,
       env: { ...base, HOST: '127.0.0.1', WS_PORT: '0', ...env, PORT: String(port) },
       stdio: ['ignore', fd, fd],
