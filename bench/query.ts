@@ -229,7 +229,9 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
   const bareClient = new pg.Client({ connectionString: pgb.url, types: { getTypeParser: () => (value: string) => value } as never });
   await bareClient.connect();
   onCleanup(() => bareClient.end());
+  // The server's session settings (src/db/database.ts).
   await bareClient.query(`SET TimeZone = 'UTC'`);
+  await bareClient.query('SET max_parallel_workers_per_gather = 0');
   // The statement the server runs, in the plan it would choose (the word statistics are read once and cached).
   const compile = async (payload: QueryUsersPayload) =>
     buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, await chooseAutocompletePlan(pgb.handle.db, payload, {}, DEFAULT_LIMITS)).compile(pgb.handle.db);
