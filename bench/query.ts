@@ -9,9 +9,10 @@ import type { QueryUsersPayload } from '../src/users/schemas.js';
 import { TARGETS, type BenchConfig } from './config.js';
 import type { PostgresBackend } from './backends.js';
 import { expectStatus, type BenchClient } from './http.js';
-import { log, onCleanup } from './lifecycle.js';
+import { startTransportFloor } from './floor.js';
+import { log, onCleanup, tempDir } from './lifecycle.js';
 import { random, summarize, type Summary } from './measure.js';
-import { check, fmtInt, fmtMs, fmtSeconds, type Report } from './report.js';
+import { check, fmtInt, fmtMs, fmtSeconds, info, type Report } from './report.js';
 import {
   bulkLoadUsersSql,
   COLORS,
@@ -190,6 +191,8 @@ export interface ShapeFigures {
   /** The request's time outside its SQL: each request's API time less its bare SQL's (HTTP, auth, JSON, rate-limit
    * counting, decoding and representing the rows), as `api`. */
   overhead: Summary;
+  /** The same for the transport floor (bench/floor.ts): its time for the same statement less the bare SQL's. */
+  floorOverhead: Summary;
   plan: string;
 }
 
@@ -238,10 +241,13 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
   const api = (payload: QueryUsersPayload) => client.request('GET', '/api/v2/users', { payload: JSON.stringify(payload) });
   const all = shapes(config);
   const plans = new Map<string, string>();
+  const answers = new Map<string, Buffer>();
   for (const shape of all) {
     // Correctness first (outside the timed window): the API answers what it should, and so does the bare SQL.
     const payload = shape.make();
-    const users = (JSON.parse(expectStatus(await api(payload), 200, `queryUsers ${shape.name}`).body.toString('utf8')) as { users: Answer }).users;
+    const answer = expectStatus(await api(payload), 200, `queryUsers ${shape.name}`).body;
+    answers.set(shape.name, answer);
+    const users = (JSON.parse(answer.toString('utf8')) as { users: Answer }).users;
     if (!shape.check(users, payload)) throw new Error(`queryUsers ${shape.name}: unexpected answer to ${JSON.stringify(payload)}: ${users.length} users`);
     const compiled = await compile(payload);
     const bareRows = await bareClient.query(compiled.sql, compiled.parameters as unknown[]);
@@ -251,7 +257,14 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
     plans.set(shape.name, planSummary((typeof planJson === 'string' ? JSON.parse(planJson) : planJson)[0]));
   }
 
-  // One request through the API, then its bare SQL; both timed.
+  // The transport floor: a Node process that receives the statement over HTTP, runs it through pg and sends the real
+  // server's answer to that shape (canned): what any server spends outside the SQL for this exchange.
+  const floor = await startTransportFloor(pgb.url, Buffer.from('{}'), tempDir('query-floor'), 1, answers);
+  onCleanup(() => floor.stop());
+  const viaFloor = (shape: Shape, statement: { sql: string; parameters: readonly unknown[] }) =>
+    floor.client.request('POST', '/query', {}, Buffer.from(JSON.stringify({ shape: shape.name, sql: statement.sql, parameters: statement.parameters })));
+
+  // One request through the API, the same statement through the floor, then its bare SQL; all three timed.
   const pair = async (shape: Shape) => {
     const p = shape.make();
     const statement = await compile(p);
@@ -259,8 +272,11 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
     expectStatus(await api(p), 200, `queryUsers ${shape.name}`);
     const apiMs = performance.now() - t0;
     t0 = performance.now();
+    expectStatus(await viaFloor(shape, statement), 200, `the transport floor, ${shape.name}`);
+    const floorMs = performance.now() - t0;
+    t0 = performance.now();
     await bareClient.query(statement.sql, statement.parameters as unknown[]);
-    return { apiMs, bareMs: performance.now() - t0 };
+    return { apiMs, floorMs, bareMs: performance.now() - t0 };
   };
   const warmup = Math.max(10, Math.round(config.queryRequests / 10));
   for (const shape of all) for (let i = 0; i < warmup; i++) await pair(shape);
@@ -269,24 +285,28 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
   const apiRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
   const bareRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
   const overheadRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
+  const floorOverheadRounds = new Map<string, Summary[]>(all.map((s) => [s.name, []]));
   for (let round = 0; round < config.queryRounds; round++) {
     const order = round % 2 === 0 ? all : [...all].reverse();
     for (const shape of order) {
       const apiSamples: number[] = [];
       const bareSamples: number[] = [];
       const overheadSamples: number[] = [];
+      const floorOverheadSamples: number[] = [];
       const started = performance.now();
       const keep = Math.min(100, config.queryRequests);
       for (let i = 0; i < config.queryRequests; i++) {
-        const { apiMs, bareMs } = await pair(shape);
+        const { apiMs, floorMs, bareMs } = await pair(shape);
         apiSamples.push(apiMs);
         bareSamples.push(bareMs);
         overheadSamples.push(apiMs - bareMs);
+        floorOverheadSamples.push(floorMs - bareMs);
         if (apiSamples.length >= keep && performance.now() - started > config.querySeconds * 1000) break;
       }
       apiRounds.get(shape.name)!.push(summarize(apiSamples));
       bareRounds.get(shape.name)!.push(summarize(bareSamples));
       overheadRounds.get(shape.name)!.push(summarize(overheadSamples));
+      floorOverheadRounds.get(shape.name)!.push(summarize(floorOverheadSamples));
     }
     log(`  round ${round + 1} of ${config.queryRounds} done`);
   }
@@ -297,13 +317,15 @@ export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, cl
     bare: medianOfRounds(bareRounds.get(shape.name)!),
     apiRounds: apiRounds.get(shape.name)!,
     overhead: medianOfRounds(overheadRounds.get(shape.name)!),
+    floorOverhead: medianOfRounds(floorOverheadRounds.get(shape.name)!),
     plan: plans.get(shape.name)!,
   }));
   for (const figures of results) {
     const p50s = figures.apiRounds.map((r) => r.p50);
     log(
       `  ${figures.name}: API p50 ${fmtMs(figures.api.p50)} (rounds ${fmtMs(Math.min(...p50s))}–${fmtMs(Math.max(...p50s))}) / p99 ${fmtMs(figures.api.p99)} ms, ` +
-        `bare SQL ${fmtMs(figures.bare.p50)} / ${fmtMs(figures.bare.p99)} ms (${figures.api.n} each)`,
+        `bare SQL ${fmtMs(figures.bare.p50)} / ${fmtMs(figures.bare.p99)} ms (${figures.api.n} each), ` +
+        `outside the SQL ${fmtMs(figures.overhead.p50)} ms (transport floor ${fmtMs(figures.floorOverhead.p50)} ms)`,
     );
   }
   return results;
@@ -314,12 +336,13 @@ export function reportQueries(report: Report, shapes: ShapeFigures[], load: Load
     `queryUsers at ${fmtInt(load.users)} users, PostgreSQL`,
     `Users bulk-loaded with one INSERT … SELECT (${fmtSeconds(load.insertSeconds)}; secondary indexes rebuilt and VACUUM ANALYZE ` +
       `${fmtSeconds(load.indexSeconds)}; table ${Math.round(load.tableBytes / 2 ** 20)} MB, indexes ${Math.round(load.indexBytes / 2 ** 20)} MB); ` +
-      `names from 10 first × 10 last names. Sequential GET /api/v2/users, each followed by the bare SQL its filter compiles to ` +
+      `names from 10 first × 10 last names. Sequential GET /api/v2/users, each followed by the same statement through the transport ` +
+      `floor (bench/transport-floor-server.mjs: node:http and pg, sending the server's answer to that shape, canned) and by the bare SQL its filter compiles to ` +
       `(buildQueryUsersSql, run through one plain pg connection, values left undecoded), every shape in each of ` +
       `${rounds} rounds (the order reversed every other round). Latency in ms: the median over the rounds of each round's p50 and p99.`,
   );
   section.tables.push({
-    header: ['shape', 'API p50', 'API p50 of the rounds', 'API p99', 'bare SQL p50', 'bare SQL p99', 'outside the SQL p50', 'n', 'plan of the bare SQL (scans, outermost first)'],
+    header: ['shape', 'API p50', 'API p50 of the rounds', 'API p99', 'bare SQL p50', 'bare SQL p99', 'outside the SQL p50', 'floor: outside the SQL p50', 'n', 'plan of the bare SQL (scans, outermost first)'],
     rows: shapes.map((s) => [
       s.name,
       fmtMs(s.api.p50),
@@ -328,6 +351,7 @@ export function reportQueries(report: Report, shapes: ShapeFigures[], load: Load
       fmtMs(s.bare.p50),
       fmtMs(s.bare.p99),
       fmtMs(s.overhead.p50),
+      fmtMs(s.floorOverhead.p50),
       fmtInt(s.api.n),
       s.plan,
     ]),
@@ -339,6 +363,14 @@ export function reportQueries(report: Report, shapes: ShapeFigures[], load: Load
       check(`${s.name}: time outside the SQL, p50 (ms)`, s.overhead.p50, fmtMs(s.overhead.p50), '≤', TARGETS.requestOverheadP50Ms, fmtMs, 'API time less its bare SQL, per request'),
     );
   }
+  const floors = shapes.map((s) => s.floorOverhead.p50);
+  section.checks.push(
+    info(
+      'transport floor: time outside the SQL, p50 (ms), over the shapes',
+      `${fmtMs(Math.min(...floors))}–${fmtMs(Math.max(...floors))}`,
+      'node:http and pg alone, the same statements, the answers canned: what any Node server pays for the exchange',
+    ),
+  );
   section.tables.push({ header: ['shape', 'payload'], rows: shapes.map((s) => [s.name, s.shown]) });
   return section;
 }
