@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_STOP_GRACE_MS, DEFAULT_WEBHOOKS } from '../config.js';
 import type { Db } from '../db/schema.js';
 import { deliverableHooks, displayUrl, hookTakes, withoutSecrets, type DeliverableHook, type StoredHook } from './config.js';
-import { claimDeliveries, recordAttempt, releaseDelivery, WEBHOOKS_CHANNEL, type AttemptOutcome, type ClaimedDelivery } from './store.js';
+import { cancelPending, claimDeliveries, recordAttempt, releaseDelivery, WEBHOOKS_CHANNEL, type AttemptOutcome, type ClaimedDelivery } from './store.js';
 import { Wakeup, type Listen } from '../lib/wakeup.js';
 
 export interface RetrySchedule {
@@ -173,6 +173,7 @@ export class WebhookDispatcher {
       outcome = await this.send(delivery, hook);
     }
     await recordAttempt(this.options.db, delivery, outcome);
+    if (outcome.kind === 'retry') await this.cancelIfConfiguredAway(delivery);
     const report = outcome.kind === 'retry' ? 'retry' : outcome.kind;
     this.options.onAttempt?.(report);
     if (outcome.kind !== 'delivered') {
@@ -181,6 +182,20 @@ export class WebhookDispatcher {
         'webhook attempt not delivered',
       );
     }
+  }
+
+  /**
+   * A delivery whose send failed while its hook was removed or narrowed: the change's cancellation skipped it (it was
+   * being sent) and its retry made it pending again, to wait out its backoff (up to an hour) before a claim cancelled
+   * it. Read after the retry is recorded, the configuration is either still the old one, and the change's cancellation
+   * runs after this and finds the delivery pending, or already the new one, and the delivery is cancelled here. (So in
+   * the instance that made the change; another sees it through NOTIFY, and a claim or the housekeeping cancels what
+   * that leaves.)
+   */
+  private async cancelIfConfiguredAway(delivery: ClaimedDelivery): Promise<void> {
+    const hook = deliverableHooks(await this.options.settings(this.options.db)).find((candidate) => candidate.hookId === delivery.hook_id);
+    if (!hook) await cancelPending(this.options.db, delivery.hook_id, 'the hook was removed');
+    else if (!hookTakes(hook, delivery.event_type)) await cancelPending(this.options.db, delivery.hook_id, 'the hook no longer takes this event type', hook.eventTypes);
   }
 
   private async send(delivery: ClaimedDelivery, hook: DeliverableHook): Promise<AttemptOutcome> {

@@ -99,6 +99,19 @@ describe('the configuration of the moment decides', () => {
     expect((await hookOf(server, 'webhook_url')).cancelled - cancelledBefore).toBe(3);
   });
 
+  it('cancels the deliveries being sent when their hook is removed, once their send fails, instead of retrying them', async () => {
+    const server = shared;
+    // Each answer comes late: both sends are still in flight when the hook goes.
+    const receiver = await receiverWith(() => ({ status: 500, delayMs: 1_000 }));
+    await server.client.updateApp({ event_hooks: [{ id: 'in-flight', hook_type: 'webhook', webhook_url: receiver.url() }] as never });
+    await server.client.upsertUsers([{ id: 'f1' }, { id: 'f2' }]);
+    await receiver.waitFor((all) => all.length >= 2);
+    await server.client.updateApp({ event_hooks: [] });
+    await waitUntil(async () => (await hookOf(server, 'in-flight'))?.pending === 0, 5_000);
+    expect(await hookOf(server, 'in-flight')).toMatchObject({ pending: 0, cancelled: 2, configured: false });
+    expect(receiver.received).toHaveLength(2);
+  });
+
   it('pauses a disabled hook: its events wait, and go out in order when it is enabled again', async () => {
     const server = shared;
     const receiver = await receiverWith();
