@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SESSION_SETTINGS } from '../src/db/database.js';
 import { BenchClient } from './http.js';
 import { ROOT } from './server.js';
 
@@ -31,7 +32,14 @@ export async function startTransportFloor(
   fs.writeFileSync(queryAnswersFile, JSON.stringify(Object.fromEntries([...queryAnswers].map(([shape, bytes]) => [shape, bytes.toString('base64')]))));
   const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'transport-floor-server.mjs')], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, FLOOR_RESPONSE: responseFile, FLOOR_QUERY_ANSWERS: queryAnswersFile, FLOOR_POOL: String(sockets) },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      FLOOR_PG_OPTIONS: SESSION_SETTINGS,
+      FLOOR_RESPONSE: responseFile,
+      FLOOR_QUERY_ANSWERS: queryAnswersFile,
+      FLOOR_POOL: String(sockets),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

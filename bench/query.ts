@@ -3,6 +3,7 @@
 // bare SQL the filter compiles to (the server's own compiler, run through a plain pg connection), so that both are
 // timed in the same conditions.
 import pg from 'pg';
+import { SESSION_SETTINGS } from '../src/db/database.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { buildQueryUsersSql, chooseAutocompletePlan } from '../src/users/store/query.js';
 import type { QueryUsersPayload } from '../src/users/schemas.js';
@@ -229,12 +230,10 @@ function planSummary(plan: any): string {
 
 export async function benchQueries(config: BenchConfig, pgb: PostgresBackend, client: BenchClient): Promise<ShapeFigures[]> {
   // The bare path: one plain connection that hands every value back as text (nothing decoded).
-  const bareClient = new pg.Client({ connectionString: pgb.url, types: { getTypeParser: () => (value: string) => value } as never });
+  // The server's session settings (src/db/database.ts).
+  const bareClient = new pg.Client({ connectionString: pgb.url, options: SESSION_SETTINGS, types: { getTypeParser: () => (value: string) => value } as never });
   await bareClient.connect();
   onCleanup(() => bareClient.end());
-  // The server's session settings (src/db/database.ts).
-  await bareClient.query(`SET TimeZone = 'UTC'`);
-  await bareClient.query('SET max_parallel_workers_per_gather = 0');
   // The statement the server runs, in the plan it would choose (the word statistics are read once and cached).
   const compile = async (payload: QueryUsersPayload) =>
     buildQueryUsersSql(payload, {}, DEFAULT_LIMITS, await chooseAutocompletePlan(pgb.handle.db, payload, {}, DEFAULT_LIMITS)).compile(pgb.handle.db);

@@ -5,7 +5,7 @@
 //
 // With FLOOR_QUERY_ANSWERS (a JSON file: shape name → the real server's answer, base64), it is the floor of queryUsers
 // too: POST /query with {shape, sql, parameters} (the statement the server would run, compiled by the bench) runs it
-// through pg on a connection with the server's session settings, leaves its values undecoded and sends that shape's
+// through pg on a connection with the server's session settings (FLOOR_PG_OPTIONS), leaves its values undecoded and sends that shape's
 // canned answer.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -20,7 +20,7 @@ const queryAnswers = new Map(
 const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL,
   max: Number(process.env.FLOOR_POOL ?? 8),
-  options: '-c TimeZone=UTC -c max_parallel_workers_per_gather=0',
+  options: process.env.FLOOR_PG_OPTIONS,
 });
 const UPSERT = `INSERT INTO users (id, name, image, role, language, teams, teams_role, invisible, privacy_settings, custom)
   SELECT u.key, u.value->>'name', u.value->>'image', 'user', '', '{}', NULL, false, NULL, coalesce(u.value->'custom', '{}')

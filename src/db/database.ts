@@ -220,15 +220,20 @@ const typeParsers = {
   getTypeParser: ((oid: number, format?: string) => parsers[oid] ?? pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * The session settings of every PostgreSQL connection (pg's `options`), besides its statement_timeout; the bench's
+ * bare SQL and transport floor use them too. No parallel query: every statement of this server reads a page or a
+ * batch, and a Gather's workers take longer to start than such a statement takes to run. Measured at a million users:
+ * the later-word $autocomplete, planned as a parallel bitmap scan of the word list while its visibility map was still
+ * unset (after a bulk load, before autovacuum), ran in 28.8 ms, against 3.9 ms as the same scan without workers
+ * (EXPLAIN ANALYZE); one request could also take several cores from the others.
+ */
+export const SESSION_SETTINGS = '-c TimeZone=UTC -c max_parallel_workers_per_gather=0';
+
 async function openPostgres(connectionString: string, options: DatabaseOptions): Promise<DatabaseHandle> {
   const warn = options.warn ?? (() => {});
   const statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
-  // No parallel query: every statement of this server reads a page or a batch, and a Gather's workers take longer to
-  // start than such a statement takes to run. Measured at a million users: the later-word $autocomplete, planned as a
-  // parallel bitmap scan of the word list while its visibility map was still unset (after a bulk load, before
-  // autovacuum), ran in 28.8 ms, against 3.9 ms as the same scan without workers (EXPLAIN ANALYZE); one request
-  // could also take several cores from the others.
-  const settings = `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs} -c max_parallel_workers_per_gather=0`;
+  const settings = `${SESSION_SETTINGS} -c statement_timeout=${statementTimeoutMs}`;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
   const pool = new PatientPool({
     connectionString,

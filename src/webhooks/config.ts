@@ -207,6 +207,16 @@ export function hookTakes(hook: Pick<DeliverableHook, 'eventTypes'>, type: strin
   return hook.eventTypes.length === 0 || hook.eventTypes.includes(type);
 }
 
+/** The recorded reason of a delivery cancelled because its hook was removed, or no longer takes its event type. */
+export const HOOK_REMOVED = 'the hook was removed';
+export const TYPE_NOT_TAKEN = 'the hook no longer takes this event type';
+
+/** Why a delivery of `type` may not go to `hook` (undefined: not configured) as configured now; undefined if it may. */
+export function configuredAway(hook: DeliverableHook | undefined, type: string): string | undefined {
+  if (!hook) return HOOK_REMOVED;
+  return hookTakes(hook, type) ? undefined : TYPE_NOT_TAKEN;
+}
+
 /**
  * Where events of `type` are recorded: every hook that takes them, paused (disabled) ones included, whose deliveries
  * wait until it is enabled again.

@@ -10,7 +10,7 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import { DEFAULT_STOP_GRACE_MS, DEFAULT_WEBHOOKS } from '../config.js';
 import type { Db } from '../db/schema.js';
-import { deliverableHooks, displayUrl, hookTakes, withoutSecrets, type DeliverableHook, type StoredHook } from './config.js';
+import { configuredAway, deliverableHooks, displayUrl, HOOK_REMOVED, withoutSecrets, type DeliverableHook, type StoredHook } from './config.js';
 import { cancelPending, claimDeliveries, recordAttempt, releaseDelivery, WEBHOOKS_CHANNEL, type AttemptOutcome, type ClaimedDelivery } from './store.js';
 import { Wakeup, type Listen } from '../lib/wakeup.js';
 
@@ -163,9 +163,10 @@ export class WebhookDispatcher {
 
   private async attempt(delivery: ClaimedDelivery, hook: DeliverableHook | undefined): Promise<void> {
     let outcome: AttemptOutcome;
-    if (!hook || !hookTakes(hook, delivery.event_type)) {
+    const away = configuredAway(hook, delivery.event_type);
+    if (!hook || away !== undefined) {
       // Configured away after it was recorded (by an instance that had not seen the change yet, or just now).
-      outcome = { kind: 'cancelled', error: hook ? 'the hook no longer takes this event type' : 'the hook was removed' };
+      outcome = { kind: 'cancelled', error: away ?? HOOK_REMOVED };
     } else if (this.ageMs(delivery) > this.retry.maxAgeMs) {
       // Waited past its age limit (its hook was disabled, or deliveries ahead of it took that long): never sent.
       outcome = { kind: 'failed', error: 'past the age limit before it could be sent', status: null, maxAgeMs: this.retry.maxAgeMs };
@@ -194,8 +195,9 @@ export class WebhookDispatcher {
    */
   private async cancelIfConfiguredAway(delivery: ClaimedDelivery): Promise<void> {
     const hook = deliverableHooks(await this.options.settings(this.options.db)).find((candidate) => candidate.hookId === delivery.hook_id);
-    if (!hook) await cancelPending(this.options.db, delivery.hook_id, 'the hook was removed');
-    else if (!hookTakes(hook, delivery.event_type)) await cancelPending(this.options.db, delivery.hook_id, 'the hook no longer takes this event type', hook.eventTypes);
+    const away = configuredAway(hook, delivery.event_type);
+    // A narrowed hook keeps the deliveries of the types it still takes.
+    if (away !== undefined) await cancelPending(this.options.db, delivery.hook_id, away, hook?.eventTypes);
   }
 
   private async send(delivery: ClaimedDelivery, hook: DeliverableHook): Promise<AttemptOutcome> {

@@ -8,7 +8,7 @@ import type { AppSettings, AppSettingsCache } from '../app-settings/service.js';
 import type { Db, Tx } from '../db/schema.js';
 import { microsToRfc3339 } from '../db/timestamps.js';
 import { notFound } from '../http/errors.js';
-import { deliverableHooks, displayUrl, targetsFor, withoutSecrets, type DeliverableHook, type DeliveryTarget } from './config.js';
+import { deliverableHooks, displayUrl, HOOK_REMOVED, targetsFor, TYPE_NOT_TAKEN, withoutSecrets, type DeliverableHook, type DeliveryTarget } from './config.js';
 import type { UserEvent, UserEventType } from './events.js';
 import {
   cancelPending,
@@ -72,9 +72,9 @@ export async function applyHookChanges(db: Db, before: HookConfig, after: HookCo
   const now = new Map(deliverableHooks(after).map((hook) => [hook.hookId, hook]));
   for (const old of deliverableHooks(before)) {
     const current = now.get(old.hookId);
-    if (!current) await cancelPending(db, old.hookId, 'the hook was removed');
+    if (!current) await cancelPending(db, old.hookId, HOOK_REMOVED);
     else if (current.eventTypes.length > 0 && (old.eventTypes.length === 0 || old.eventTypes.some((type) => !current.eventTypes.includes(type)))) {
-      await cancelPending(db, old.hookId, 'the hook no longer takes this event type', current.eventTypes);
+      await cancelPending(db, old.hookId, TYPE_NOT_TAKEN, current.eventTypes);
     }
   }
 }
@@ -84,7 +84,7 @@ export async function cancelOrphanedDeliveries(db: Db, config: HookConfig): Prom
   const configured = new Set(deliverableHooks(config).map((hook) => hook.hookId));
   let cancelled = 0;
   for (const hookId of await hooksWithDeliveries(db)) {
-    if (!configured.has(hookId)) cancelled += await cancelPending(db, hookId, 'the hook was removed');
+    if (!configured.has(hookId)) cancelled += await cancelPending(db, hookId, HOOK_REMOVED);
   }
   return cancelled;
 }
